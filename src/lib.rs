@@ -1,0 +1,5 @@
+//! inboxtop: a terminal monitor for an agent's inbox (SSE stream + polled inbox).
+//!
+//! Data flows one way: sources → [`observation::Observation`] → pure [`monitor::Monitor`] → views.
+
+pub mod sim;
