@@ -2,4 +2,8 @@
 //!
 //! Data flows one way: sources → [`observation::Observation`] → pure [`monitor::Monitor`] → views.
 
+pub mod monitor;
+pub mod observation;
+pub mod sanitize;
 pub mod sim;
+pub mod wire;

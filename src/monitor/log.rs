@@ -1,0 +1,113 @@
+//! The raw event log: what arrived on the stream, in order, with connection lifecycle lines in
+//! between so the log reads as a story. Bounded; the total is exact.
+
+use chrono::{DateTime, Utc};
+
+use super::ring::Ring;
+use crate::observation::Mono;
+use crate::wire::truncate_chars;
+
+/// Entries kept.
+pub const LOG_CAPACITY: usize = 5000;
+/// Characters of an event's data kept for display (the length is kept exactly).
+pub const MAX_DATA_CHARS: usize = 4096;
+/// Characters of an event name or id kept.
+pub const MAX_FIELD_CHARS: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A dispatched SSE event.
+    Event,
+    /// An SSE comment line (keep-alive).
+    Comment,
+    /// A connection lifecycle line written by inboxtop (attempt, response, close, retry).
+    Lifecycle,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub t: Mono,
+    pub wall: DateTime<Utc>,
+    pub session: u64,
+    pub kind: EntryKind,
+    /// Event type (`message`, `heartbeat`, …), `:` for a comment, or a lifecycle tag.
+    pub name: String,
+    pub id: Option<String>,
+    /// Data (cut to [`MAX_DATA_CHARS`]); untrusted, sanitize before display.
+    pub data: String,
+    /// The true length of the data in bytes.
+    pub data_len: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventLog {
+    pub entries: Ring<LogEntry>,
+}
+
+impl Default for EventLog {
+    fn default() -> Self {
+        EventLog::with_capacity(LOG_CAPACITY)
+    }
+}
+
+impl EventLog {
+    pub fn with_capacity(capacity: usize) -> Self {
+        EventLog {
+            entries: Ring::new(capacity),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        t: Mono,
+        wall: DateTime<Utc>,
+        session: u64,
+        kind: EntryKind,
+        name: &str,
+        id: Option<&str>,
+        data: &str,
+    ) {
+        self.entries.push(LogEntry {
+            t,
+            wall,
+            session,
+            kind,
+            name: truncate_chars(name, MAX_FIELD_CHARS),
+            id: id.map(|i| truncate_chars(i, MAX_FIELD_CHARS)),
+            data: truncate_chars(data, MAX_DATA_CHARS),
+            data_len: data.len(),
+        });
+    }
+
+    /// Every entry ever logged (held or dropped).
+    pub fn total(&self) -> u64 {
+        self.entries.total()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_data_is_cut_for_display_but_measured() {
+        let mut log = EventLog::with_capacity(2);
+        let big = "x".repeat(MAX_DATA_CHARS * 3);
+        for _ in 0..3 {
+            log.push(
+                Mono::ZERO,
+                DateTime::UNIX_EPOCH,
+                1,
+                EntryKind::Event,
+                "message",
+                Some("a"),
+                &big,
+            );
+        }
+        let e = log.entries.last().unwrap();
+        assert_eq!(e.data.len(), MAX_DATA_CHARS);
+        assert_eq!(e.data_len, big.len());
+        assert_eq!((log.entries.len(), log.total()), (2, 3));
+    }
+}

@@ -1,0 +1,411 @@
+//! The model: everything inboxtop knows, built only from observations.
+//!
+//! `Monitor::apply` is pure — no IO, no clock reads: time is whatever the observations say. The same
+//! sequence of observations (live, or from a recording) always yields the same state and findings.
+
+pub mod connection;
+pub mod diagnosis;
+pub mod inbox;
+pub mod log;
+pub mod rate;
+pub mod ring;
+
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use crate::observation::{Kind, Mono, NetErrorClass, Observation};
+use crate::wire::{self, ApiError, WireMessage};
+use connection::{Connection, SessionEnd, is_event_stream};
+pub use diagnosis::{Finding, FindingKind, Severity, Thresholds};
+use inbox::{Inbox, Sighting};
+use log::{EntryKind, EventLog};
+use rate::{Heartbeat, HeartbeatRate};
+use ring::Ring;
+
+/// Incidents of each kind remembered in detail (counts stay exact).
+pub const INCIDENT_HISTORY: usize = 256;
+
+/// Which request an HTTP or network error belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Stream,
+    Poll,
+}
+
+impl Channel {
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::Stream => "stream",
+            Channel::Poll => "poll",
+        }
+    }
+}
+
+/// A non-2xx answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpError {
+    pub t: Mono,
+    pub wall: DateTime<Utc>,
+    pub channel: Channel,
+    pub status: u16,
+    pub error: Option<ApiError>,
+    pub retry_after_ms: Option<u64>,
+}
+
+/// A request that got no HTTP answer at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetError {
+    pub t: Mono,
+    pub wall: DateTime<Utc>,
+    pub channel: Channel,
+    pub class: NetErrorClass,
+    pub error: String,
+}
+
+/// An event whose data could not be read as what its type promises.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Malformed {
+    pub t: Mono,
+    pub wall: DateTime<Utc>,
+    pub session: u64,
+    pub event: String,
+    pub reason: String,
+}
+
+/// A line skipped for being over the size limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Oversized {
+    pub t: Mono,
+    pub wall: DateTime<Utc>,
+    pub session: u64,
+    pub bytes: u64,
+    pub limit: u64,
+}
+
+/// Everything known, built by [`Monitor::apply`].
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    pub thresholds: Thresholds,
+    /// Time of the newest observation.
+    pub now: Mono,
+    pub now_wall: DateTime<Utc>,
+    /// Wall time of the first observation.
+    pub started_wall: Option<DateTime<Utc>>,
+    pub connection: Connection,
+    pub heartbeats: HeartbeatRate,
+    pub log: EventLog,
+    pub inbox: Inbox,
+    /// When the first stream session opened: messages created before could not be streamed to us.
+    pub first_open_wall: Option<DateTime<Utc>>,
+    pub http_errors: Ring<HttpError>,
+    pub net_errors: Ring<NetError>,
+    pub malformed: Ring<Malformed>,
+    pub oversized: Ring<Oversized>,
+    pub last_poll: Option<Sighting>,
+    pub polls_failed: u64,
+    pub probes_sent: u64,
+    /// `retry:` values the server sent (the last one).
+    pub server_retry_ms: Option<u64>,
+    /// SSE events and comment lines ever received (exact).
+    pub events_total: u64,
+    pub comments_total: u64,
+    pub observations: u64,
+}
+
+impl Monitor {
+    pub fn new(thresholds: Thresholds) -> Self {
+        Monitor {
+            thresholds,
+            now: Mono::ZERO,
+            now_wall: DateTime::UNIX_EPOCH,
+            started_wall: None,
+            connection: Connection::default(),
+            heartbeats: HeartbeatRate::default(),
+            log: EventLog::default(),
+            inbox: Inbox::default(),
+            first_open_wall: None,
+            http_errors: Ring::new(INCIDENT_HISTORY),
+            net_errors: Ring::new(INCIDENT_HISTORY),
+            malformed: Ring::new(INCIDENT_HISTORY),
+            oversized: Ring::new(INCIDENT_HISTORY),
+            last_poll: None,
+            polls_failed: 0,
+            probes_sent: 0,
+            server_retry_ms: None,
+            events_total: 0,
+            comments_total: 0,
+            observations: 0,
+        }
+    }
+
+    /// How long the monitor has been observing.
+    pub fn elapsed(&self) -> Duration {
+        self.now.as_duration()
+    }
+
+    /// Folds one observation into the state.
+    pub fn apply(&mut self, obs: &Observation) {
+        let (t, wall) = (obs.t, obs.wall);
+        self.observations += 1;
+        self.now = self.now.max(t);
+        self.now_wall = self.now_wall.max(wall);
+        self.started_wall.get_or_insert(wall);
+        self.heartbeats.advance_to(self.now);
+        match &obs.kind {
+            Kind::ConnectAttempt {
+                session,
+                last_event_id,
+            } => {
+                self.connection.attempt(*session, t, wall);
+                let detail = last_event_id
+                    .as_deref()
+                    .map(|id| format!("Last-Event-ID: {id}"))
+                    .unwrap_or_default();
+                self.lifecycle(t, wall, *session, "connect", &detail);
+            }
+            Kind::StreamResponse {
+                session,
+                status,
+                content_type,
+                content_encoding,
+                ttfb_ms,
+                retry_after_ms,
+                error,
+                ..
+            } => {
+                let ct = content_type.as_deref();
+                self.connection.response(
+                    *session,
+                    t,
+                    *status,
+                    ct,
+                    content_encoding.as_deref(),
+                    *ttfb_ms,
+                );
+                if is_event_stream(*status, ct) {
+                    self.first_open_wall.get_or_insert(wall);
+                } else if !(200..300).contains(status) {
+                    self.http_errors.push(HttpError {
+                        t,
+                        wall,
+                        channel: Channel::Stream,
+                        status: *status,
+                        error: error.clone(),
+                        retry_after_ms: *retry_after_ms,
+                    });
+                }
+                let mut detail = format!(
+                    "{status} {} in {ttfb_ms} ms",
+                    ct.unwrap_or("(no content-type)")
+                );
+                if let Some(enc) = content_encoding {
+                    detail.push_str(&format!(", content-encoding: {enc}"));
+                }
+                if let Some(e) = error {
+                    detail.push_str(&format!(" — {}", e.summary()));
+                }
+                self.lifecycle(t, wall, *session, "response", &detail);
+            }
+            Kind::ConnectFailed {
+                session,
+                class,
+                error,
+            } => {
+                self.net_errors.push(NetError {
+                    t,
+                    wall,
+                    channel: Channel::Stream,
+                    class: *class,
+                    error: error.clone(),
+                });
+                let end = SessionEnd::Failed {
+                    class: *class,
+                    error: error.clone(),
+                };
+                self.lifecycle(t, wall, *session, "failed", &end.label());
+                self.connection.end(*session, t, wall, end);
+            }
+            Kind::SseEvent {
+                session,
+                event,
+                id,
+                data,
+                retry_ms,
+            } => {
+                self.on_event(t, wall, *session, event, id.as_deref(), data);
+                if retry_ms.is_some() {
+                    self.server_retry_ms = *retry_ms;
+                }
+            }
+            Kind::SseComment { session, text } => {
+                self.comments_total += 1;
+                self.connection.count(*session, false, false, true);
+                self.log
+                    .push(t, wall, *session, EntryKind::Comment, ":", None, text);
+            }
+            Kind::OversizedEvent {
+                session,
+                bytes,
+                limit,
+            } => {
+                self.oversized.push(Oversized {
+                    t,
+                    wall,
+                    session: *session,
+                    bytes: *bytes,
+                    limit: *limit,
+                });
+                let detail = format!("skipped a {bytes}-byte line (limit {limit})");
+                self.lifecycle(t, wall, *session, "oversized", &detail);
+            }
+            Kind::StreamClosed { session, reason } => {
+                self.lifecycle(t, wall, *session, "closed", &reason.label());
+                self.connection
+                    .end(*session, t, wall, SessionEnd::Closed(reason.clone()));
+            }
+            Kind::RetryScheduled { delay_ms, reason } => {
+                let delay = Duration::from_millis(*delay_ms);
+                let session = self.connection.current().map_or(0, |s| s.id);
+                let detail = format!("retry in {:.1} s ({reason})", delay.as_secs_f64());
+                self.lifecycle(t, wall, session, "retry", &detail);
+                self.connection.retry_scheduled(t, delay, reason.clone());
+            }
+            Kind::PollOk { messages, .. } => {
+                let seen = Sighting { t, wall };
+                self.inbox.on_poll(messages, seen, self.first_open_wall);
+                self.last_poll = Some(seen);
+            }
+            Kind::PollFailed {
+                status,
+                class,
+                error,
+                api_error,
+                ..
+            } => {
+                self.polls_failed += 1;
+                match (status, class) {
+                    (Some(status), _) => self.http_errors.push(HttpError {
+                        t,
+                        wall,
+                        channel: Channel::Poll,
+                        status: *status,
+                        error: api_error.clone(),
+                        retry_after_ms: api_error.as_ref().and_then(|e| e.retry_after_ms),
+                    }),
+                    (None, class) => self.net_errors.push(NetError {
+                        t,
+                        wall,
+                        channel: Channel::Poll,
+                        class: class.unwrap_or(NetErrorClass::Other),
+                        error: error.clone(),
+                    }),
+                }
+            }
+            Kind::ProbeSent { .. } => self.probes_sent += 1,
+            Kind::Tick => {}
+        }
+    }
+
+    fn lifecycle(&mut self, t: Mono, wall: DateTime<Utc>, session: u64, tag: &str, detail: &str) {
+        self.log
+            .push(t, wall, session, EntryKind::Lifecycle, tag, None, detail);
+    }
+
+    fn on_event(
+        &mut self,
+        t: Mono,
+        wall: DateTime<Utc>,
+        session: u64,
+        event: &str,
+        id: Option<&str>,
+        data: &str,
+    ) {
+        let heartbeat = event.eq_ignore_ascii_case("heartbeat");
+        let message = event.eq_ignore_ascii_case("message");
+        self.events_total += 1;
+        self.connection.count(session, heartbeat, message, false);
+        self.log
+            .push(t, wall, session, EntryKind::Event, event, id, data);
+        if heartbeat {
+            self.heartbeats.record(Heartbeat {
+                t,
+                wall,
+                session,
+                sent: wire::heartbeat_timestamp(data),
+            });
+        } else if message {
+            match read_stream_message(id, data) {
+                Ok(m) => self.inbox.on_stream(&m, Sighting { t, wall }, session),
+                Err(reason) => self.malformed.push(Malformed {
+                    t,
+                    wall,
+                    session,
+                    event: event.to_owned(),
+                    reason,
+                }),
+            }
+        }
+    }
+
+    /// Every finding the detectors make of the current state, most severe first.
+    pub fn findings(&self) -> Vec<Finding> {
+        diagnosis::diagnose(self)
+    }
+
+    /// The exact counters a report or the header shows.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            elapsed_s: self.elapsed().as_secs_f64(),
+            sessions: self.connection.attempts(),
+            sessions_opened: self.connection.opened_total,
+            reconnects: self.connection.reconnects(),
+            heartbeats: self.heartbeats.total(),
+            events: self.events_total,
+            comments: self.comments_total,
+            messages_streamed: self.inbox.streamed_total,
+            stream_duplicates: self.inbox.stream_duplicates,
+            messages_polled: self.inbox.polled_total,
+            messages_only_polled: self.inbox.only_polled().count() as u64,
+            polls: self.inbox.polls,
+            polls_failed: self.polls_failed,
+            http_errors: self.http_errors.total(),
+            network_errors: self.net_errors.total(),
+            malformed_events: self.malformed.total(),
+            oversized_events: self.oversized.total(),
+        }
+    }
+}
+
+/// A stream `message` event read as a message. The SSE `id:` fills in a payload without an id.
+fn read_stream_message(id: Option<&str>, data: &str) -> Result<WireMessage, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(data).map_err(|e| format!("data is not JSON: {e}"))?;
+    let mut m = WireMessage::from_json(&value)
+        .ok_or_else(|| "JSON is not a message (no id, no content)".to_string())?;
+    if m.id.is_none() {
+        m.id = id.map(str::to_owned);
+    }
+    Ok(m)
+}
+
+/// Exact counters over the whole run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Stats {
+    pub elapsed_s: f64,
+    pub sessions: u64,
+    pub sessions_opened: u64,
+    pub reconnects: u64,
+    pub heartbeats: u64,
+    pub events: u64,
+    pub comments: u64,
+    pub messages_streamed: u64,
+    pub stream_duplicates: u64,
+    pub messages_polled: u64,
+    pub messages_only_polled: u64,
+    pub polls: u64,
+    pub polls_failed: u64,
+    pub http_errors: u64,
+    pub network_errors: u64,
+    pub malformed_events: u64,
+    pub oversized_events: u64,
+}

@@ -1,0 +1,263 @@
+//! `Observation`: the one currency of the program.
+//!
+//! Every fact that enters inboxtop — a connect attempt, a response, an SSE event, a poll result, the
+//! passing of time — is an [`Observation`] stamped with a monotonic and a wall-clock time. The model
+//! only ever sees observations, which is what makes it pure, testable with synthetic timelines, and
+//! what makes a recording (one observation per line) replay exactly like the live run.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+use crate::wire::{ApiError, WireMessage};
+
+/// Monotonic time since the monitor started, in microseconds.
+///
+/// Never read from a clock inside the model: it only arrives inside observations.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Mono(pub u64);
+
+impl Mono {
+    pub const ZERO: Mono = Mono(0);
+
+    pub fn from_duration(d: Duration) -> Mono {
+        Mono(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    }
+
+    pub fn from_millis(ms: u64) -> Mono {
+        Mono(ms.saturating_mul(1000))
+    }
+
+    pub fn from_secs_f64(s: f64) -> Mono {
+        Mono((s.max(0.0) * 1_000_000.0) as u64)
+    }
+
+    pub fn as_duration(self) -> Duration {
+        Duration::from_micros(self.0)
+    }
+
+    /// Time elapsed from `earlier` to `self`, zero if `earlier` is later.
+    pub fn since(self, earlier: Mono) -> Duration {
+        Duration::from_micros(self.0.saturating_sub(earlier.0))
+    }
+
+    pub fn add(self, d: Duration) -> Mono {
+        Mono(self.0.saturating_add(Mono::from_duration(d).0))
+    }
+
+    pub fn saturating_sub(self, d: Duration) -> Mono {
+        Mono(self.0.saturating_sub(Mono::from_duration(d).0))
+    }
+
+    pub fn whole_seconds(self) -> u64 {
+        self.0 / 1_000_000
+    }
+}
+
+/// One fact, with when it was observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Monotonic receive time (microseconds since the monitor started).
+    pub t: Mono,
+    /// Wall-clock receive time.
+    pub wall: DateTime<Utc>,
+    #[serde(flatten)]
+    pub kind: Kind,
+}
+
+impl Observation {
+    pub fn new(t: Mono, wall: DateTime<Utc>, kind: Kind) -> Self {
+        Observation { t, wall, kind }
+    }
+}
+
+/// What was observed. Serialized with a kebab-case `type` tag; the names are a recording format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Kind {
+    /// The stream source is about to open session `session` (1-based, one per HTTP request).
+    ConnectAttempt {
+        session: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_event_id: Option<String>,
+    },
+    /// The server answered the stream request, whatever the status.
+    StreamResponse {
+        session: u64,
+        status: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_type: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_encoding: Option<String>,
+        /// Time from the request to the response head.
+        ttfb_ms: u64,
+        /// `Retry-After` of the response, in milliseconds, when present and valid.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+        /// Response headers worth showing (bounded, values untrusted).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<(String, String)>,
+        /// The error envelope (or a bounded body excerpt) of a non-2xx answer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<ApiError>,
+    },
+    /// The request could not be made or got no answer.
+    ConnectFailed {
+        session: u64,
+        class: NetErrorClass,
+        error: String,
+    },
+    /// One dispatched SSE event.
+    SseEvent {
+        session: u64,
+        event: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        data: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_ms: Option<u64>,
+    },
+    /// An SSE comment line (`:` …), typically a keep-alive.
+    SseComment { session: u64, text: String },
+    /// A line longer than the configured limit was skipped without being buffered.
+    OversizedEvent {
+        session: u64,
+        bytes: u64,
+        limit: u64,
+    },
+    /// The session ended.
+    StreamClosed { session: u64, reason: CloseReason },
+    /// The stream source will try again after `delay_ms`.
+    RetryScheduled { delay_ms: u64, reason: String },
+    /// A successful peek: the inbox as the server lists it now.
+    PollOk {
+        elapsed_ms: u64,
+        messages: Vec<WireMessage>,
+        /// Entries of the response that could not be read as a message.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        unreadable: u32,
+    },
+    /// A peek that failed (network, HTTP status, or an unreadable body).
+    PollFailed {
+        elapsed_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class: Option<NetErrorClass>,
+        error: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_error: Option<ApiError>,
+    },
+    /// A probe message was sent (or failed to be sent) with `POST /messages`.
+    ProbeSent {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// Time passed. Sources of time (the app's slow tick, a replay) send these so that
+    /// time-based findings (a stalled stream) appear without any other input.
+    Tick,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Why a stream session ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "why", rename_all = "kebab-case")]
+pub enum CloseReason {
+    /// The server finished the response cleanly.
+    Eof,
+    /// The connection broke (reset, aborted body, protocol error).
+    Reset { detail: String },
+    /// No byte arrived within the read timeout.
+    Timeout { idle_ms: u64 },
+    /// The body could not be decoded as an event stream.
+    Decode { detail: String },
+    /// The response was not an event stream (status or content type), so it was not read.
+    Rejected { detail: String },
+    /// inboxtop closed it (user reconnect, shutdown).
+    Cancelled,
+}
+
+impl CloseReason {
+    pub fn label(&self) -> String {
+        match self {
+            CloseReason::Eof => "server closed (EOF)".into(),
+            CloseReason::Reset { detail } => format!("reset: {detail}"),
+            CloseReason::Timeout { idle_ms } => format!("read timeout after {idle_ms} ms idle"),
+            CloseReason::Decode { detail } => format!("decode error: {detail}"),
+            CloseReason::Rejected { detail } => format!("rejected: {detail}"),
+            CloseReason::Cancelled => "closed by inboxtop".into(),
+        }
+    }
+}
+
+/// What kind of network failure prevented an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetErrorClass {
+    InvalidUrl,
+    Dns,
+    Refused,
+    Tls,
+    Timeout,
+    Redirect,
+    Body,
+    Other,
+}
+
+impl NetErrorClass {
+    pub fn label(self) -> &'static str {
+        match self {
+            NetErrorClass::InvalidUrl => "invalid URL",
+            NetErrorClass::Dns => "DNS lookup failed",
+            NetErrorClass::Refused => "connection refused",
+            NetErrorClass::Tls => "TLS failure",
+            NetErrorClass::Timeout => "timed out",
+            NetErrorClass::Redirect => "redirect",
+            NetErrorClass::Body => "unreadable body",
+            NetErrorClass::Other => "network error",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observation_round_trips_through_one_json_line() {
+        let obs = Observation::new(
+            Mono(1_500_000),
+            "2026-11-25T03:00:00Z".parse().unwrap(),
+            Kind::SseEvent {
+                session: 3,
+                event: "heartbeat".into(),
+                id: None,
+                data: r#"{"timestamp":"2026-11-25T03:00:00Z"}"#.into(),
+                retry_ms: None,
+            },
+        );
+        let line = serde_json::to_string(&obs).unwrap();
+        assert!(!line.contains('\n'));
+        assert!(line.contains(r#""type":"sse-event""#), "{line}");
+        let back: Observation = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, obs);
+    }
+
+    #[test]
+    fn mono_arithmetic_saturates() {
+        assert_eq!(Mono(5).since(Mono(9)), Duration::ZERO);
+        assert_eq!(
+            Mono::from_millis(1500).since(Mono::from_millis(500)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(Mono(3).saturating_sub(Duration::from_secs(1)), Mono::ZERO);
+    }
+}

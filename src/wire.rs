@@ -1,0 +1,264 @@
+//! The SignalDock wire shapes, read leniently.
+//!
+//! Deployments disagree on key names (`id` vs `messageId`, `fromAgentId` vs `from` vs
+//! `from_agent_id`, …). Everything here accepts all known spellings and never fails on an unknown
+//! shape: the caller keeps the raw text to show instead.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Longest message content kept per message; the rest is counted, not stored.
+pub const MAX_CONTENT_CHARS: usize = 2048;
+
+/// A message as the stream or the inbox carries it, normalized across deployments.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WireMessage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Content, cut to [`MAX_CONTENT_CHARS`]; `content_len` keeps the true length in bytes.
+    #[serde(default)]
+    pub content: String,
+    #[serde(default)]
+    pub content_len: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+const ID_KEYS: &[&str] = &["id", "messageId", "message_id"];
+const CONVERSATION_KEYS: &[&str] = &["conversationId", "conversation_id"];
+const FROM_KEYS: &[&str] = &["fromAgentId", "from", "from_agent_id", "sender", "senderId"];
+const FROM_NAME_KEYS: &[&str] = &["fromAgentName", "fromName", "from_agent_name", "senderName"];
+const TO_KEYS: &[&str] = &["toAgentId", "to", "to_agent_id"];
+const CONTENT_KEYS: &[&str] = &["content", "text", "body"];
+const CONTENT_TYPE_KEYS: &[&str] = &["contentType", "content_type"];
+const CREATED_KEYS: &[&str] = &["createdAt", "created_at", "timestamp"];
+
+impl WireMessage {
+    /// Reads a message object under any known key spelling. `None` when `value` is not an object
+    /// or carries nothing a message would (no id and no content).
+    pub fn from_json(value: &Value) -> Option<WireMessage> {
+        let obj = value.as_object()?;
+        let text = |keys: &[&str]| keys.iter().find_map(|k| obj.get(*k)).and_then(scalar_text);
+        let content_raw = text(CONTENT_KEYS);
+        let id = text(ID_KEYS);
+        if id.is_none() && content_raw.is_none() {
+            return None;
+        }
+        let content_raw = content_raw.unwrap_or_default();
+        Some(WireMessage {
+            id,
+            conversation_id: text(CONVERSATION_KEYS),
+            from: text(FROM_KEYS),
+            from_name: text(FROM_NAME_KEYS),
+            to: text(TO_KEYS),
+            content_len: content_raw.len(),
+            content: truncate_chars(&content_raw, MAX_CONTENT_CHARS),
+            content_type: text(CONTENT_TYPE_KEYS),
+            created_at: text(CREATED_KEYS).and_then(|s| parse_timestamp(&s)),
+        })
+    }
+
+    /// The best name for the sender: display name, else id.
+    pub fn sender(&self) -> &str {
+        self.from_name
+            .as_deref()
+            .or(self.from.as_deref())
+            .unwrap_or("?")
+    }
+}
+
+/// Strings as they are; numbers and booleans as text (some deployments send numeric ids).
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Cuts `s` to at most `max` characters, on a character boundary.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
+/// RFC 3339 timestamps, with or without fractional seconds or an offset other than `Z`.
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The `timestamp` of a heartbeat payload `{"timestamp":"<RFC3339>"}`, if it has one.
+pub fn heartbeat_timestamp(data: &str) -> Option<DateTime<Utc>> {
+    let value: Value = serde_json::from_str(data).ok()?;
+    let ts = value.get("timestamp").or_else(|| value.get("ts"))?;
+    parse_timestamp(ts.as_str()?)
+}
+
+/// The messages of a peek response `{"success":true,"data":{"messages":[…]}}`; also accepts a
+/// bare array or `{"messages":[…]}`. Returns the messages read and how many entries were not
+/// messages, or `None` when the body has no message list at all.
+pub fn peek_messages(body: &Value) -> Option<(Vec<WireMessage>, u32)> {
+    let list = body
+        .pointer("/data/messages")
+        .or_else(|| body.get("messages"))
+        .or_else(|| body.get("data").filter(|d| d.is_array()))
+        .or(Some(body).filter(|b| b.is_array()))?
+        .as_array()?;
+    let mut unreadable = 0u32;
+    let messages = list
+        .iter()
+        .filter_map(|v| {
+            let m = WireMessage::from_json(v);
+            if m.is_none() {
+                unreadable = unreadable.saturating_add(1);
+            }
+            m
+        })
+        .collect();
+    Some((messages, unreadable))
+}
+
+/// The error envelope `{"success":false,"error":{"code","message","retryable","retry_after_ms"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ApiError {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// The start of a body that was not an error envelope (an HTML page, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_excerpt: Option<String>,
+}
+
+/// Longest body excerpt kept from an error response that is not an envelope.
+pub const MAX_BODY_EXCERPT: usize = 200;
+
+impl ApiError {
+    /// Reads an error body: the envelope when it is one, else an excerpt of the text.
+    pub fn from_body(body: &[u8]) -> Option<ApiError> {
+        if body.is_empty() {
+            return None;
+        }
+        if let Ok(value) = serde_json::from_slice::<Value>(body) {
+            let err = value.get("error").unwrap_or(&value);
+            let parsed = ApiError {
+                code: err.get("code").and_then(scalar_text),
+                message: err
+                    .get("message")
+                    .and_then(scalar_text)
+                    .map(|m| truncate_chars(&m, MAX_BODY_EXCERPT)),
+                retryable: err.get("retryable").and_then(Value::as_bool),
+                retry_after_ms: err.get("retry_after_ms").and_then(Value::as_u64),
+                body_excerpt: None,
+            };
+            if parsed.code.is_some() || parsed.message.is_some() {
+                return Some(parsed);
+            }
+        }
+        let text = String::from_utf8_lossy(body);
+        Some(ApiError {
+            body_excerpt: Some(truncate_chars(text.trim(), MAX_BODY_EXCERPT)),
+            ..ApiError::default()
+        })
+    }
+
+    /// One line for humans: `E_AUTH_UNAUTHORIZED: invalid key`, or the body excerpt.
+    pub fn summary(&self) -> String {
+        match (&self.code, &self.message, &self.body_excerpt) {
+            (Some(c), Some(m), _) => format!("{c}: {m}"),
+            (Some(c), None, _) => c.clone(),
+            (None, Some(m), _) => m.clone(),
+            (None, None, Some(b)) => b.clone(),
+            (None, None, None) => String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_every_key_spelling_of_a_message() {
+        let stream_shape = json!({"messageId":"m1","conversationId":"c1","from":"agent-a","fromName":"A",
+            "to":"demo","content":"hi","contentType":"text","createdAt":"2026-11-25T03:00:00.123Z","attachments":[]});
+        let peek_shape = json!({"id":"m1","conversationId":"c1","fromAgentId":"agent-a","fromAgentName":"A",
+            "toAgentId":"demo","content":"hi","contentType":"text","status":"delivered","createdAt":"2026-11-25T03:00:00.123+00:00"});
+        let snake = json!({"message_id":"m1","from_agent_id":"agent-a","content":"hi","created_at":"2026-11-25T03:00:00.123Z"});
+        let a = WireMessage::from_json(&stream_shape).unwrap();
+        let b = WireMessage::from_json(&peek_shape).unwrap();
+        let c = WireMessage::from_json(&snake).unwrap();
+        for m in [&a, &b, &c] {
+            assert_eq!(m.id.as_deref(), Some("m1"));
+            assert_eq!(m.from.as_deref(), Some("agent-a"));
+            assert_eq!(m.created_at, a.created_at);
+        }
+        assert!(a.created_at.is_some());
+        assert_eq!(a.sender(), "A");
+        assert_eq!(c.sender(), "agent-a");
+    }
+
+    #[test]
+    fn rejects_shapes_that_are_not_messages() {
+        assert!(WireMessage::from_json(&json!([1, 2])).is_none());
+        assert!(WireMessage::from_json(&json!({"hello":"world"})).is_none());
+        assert!(WireMessage::from_json(&json!({"id": 42})).is_some());
+    }
+
+    #[test]
+    fn long_content_is_cut_but_its_length_kept() {
+        let long = "é".repeat(MAX_CONTENT_CHARS + 10);
+        let m = WireMessage::from_json(&json!({"id":"x","content": long})).unwrap();
+        assert_eq!(m.content.chars().count(), MAX_CONTENT_CHARS);
+        assert_eq!(m.content_len, long.len());
+    }
+
+    #[test]
+    fn peek_reads_envelope_and_counts_unreadable_entries() {
+        let body = json!({"success":true,"data":{"messages":[{"id":"a","content":"x"}, "junk", {"id":"b"}]}});
+        let (msgs, bad) = peek_messages(&body).unwrap();
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(bad, 1);
+        assert!(peek_messages(&json!({"success":true})).is_none());
+    }
+
+    #[test]
+    fn error_envelope_and_html_pages() {
+        let env = br#"{"success":false,"error":{"code":"E_AUTH_UNAUTHORIZED","message":"bad key","retryable":false}}"#;
+        let e = ApiError::from_body(env).unwrap();
+        assert_eq!(e.code.as_deref(), Some("E_AUTH_UNAUTHORIZED"));
+        assert_eq!(e.summary(), "E_AUTH_UNAUTHORIZED: bad key");
+        let html = ApiError::from_body(b"<html><body>502 Bad Gateway</body></html>").unwrap();
+        assert!(html.code.is_none());
+        assert!(html.summary().contains("502 Bad Gateway"));
+    }
+
+    #[test]
+    fn heartbeat_payload_timestamps() {
+        let t = heartbeat_timestamp(r#"{"timestamp":"2026-11-25T03:00:01.500Z"}"#).unwrap();
+        assert_eq!(t.timestamp_millis() % 1000, 500);
+        assert!(heartbeat_timestamp("not json").is_none());
+        assert!(heartbeat_timestamp(r#"{"timestamp":12}"#).is_none());
+    }
+}
