@@ -44,7 +44,7 @@ impl Mono {
         Duration::from_micros(self.0.saturating_sub(earlier.0))
     }
 
-    pub fn add(self, d: Duration) -> Mono {
+    pub fn plus(self, d: Duration) -> Mono {
         Mono(self.0.saturating_add(Mono::from_duration(d).0))
     }
 

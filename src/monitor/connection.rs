@@ -227,7 +227,7 @@ impl Connection {
 
     pub fn retry_scheduled(&mut self, t: Mono, delay: Duration, why: String) {
         self.state = ConnState::WaitingToRetry {
-            until: t.add(delay),
+            until: t.plus(delay),
             why,
         };
     }
