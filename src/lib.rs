@@ -5,5 +5,6 @@
 pub mod monitor;
 pub mod observation;
 pub mod sanitize;
+pub mod secret;
 pub mod sim;
 pub mod wire;

@@ -57,6 +57,30 @@ impl Mono {
     }
 }
 
+/// The one clock of a run: sources stamp their observations with it, so monotonic times of all
+/// sources share one origin. (The model never reads it.)
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start: std::time::Instant,
+}
+
+impl Clock {
+    pub fn start() -> Clock {
+        Clock {
+            start: std::time::Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> Mono {
+        Mono::from_duration(self.start.elapsed())
+    }
+
+    /// `kind`, observed now.
+    pub fn stamp(&self, kind: Kind) -> Observation {
+        Observation::new(self.now(), Utc::now(), kind)
+    }
+}
+
 /// One fact, with when it was observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
