@@ -4,6 +4,7 @@
 
 pub mod monitor;
 pub mod observation;
+pub mod record;
 pub mod sanitize;
 pub mod secret;
 pub mod sim;

@@ -1,0 +1,424 @@
+//! Recordings: a header line, then one [`Observation`] per line (NDJSON).
+//!
+//! The writer is a task fed through a bounded channel with `try_send`, so neither the sources nor
+//! the UI ever wait on the disk; if it falls behind, what it could not take is counted (never
+//! dropped silently). It flushes at least once a second and when the channel closes. The API key is
+//! never in an observation, and the header carries the base URL without any userinfo.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+use crate::observation::Observation;
+
+/// The format this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Observations the writer may be behind before new ones are counted as lost.
+pub const WRITER_QUEUE: usize = 65_536;
+
+/// The first line of a recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// Always `"inboxtop-recording"`: tells a recording from any other JSON file.
+    pub format: String,
+    pub version: u32,
+    pub client_version: String,
+    pub base_url: String,
+    pub agent: String,
+    pub started: DateTime<Utc>,
+    /// Settings that affect the diagnosis, so `check --from` judges with the same thresholds.
+    pub expect_heartbeat_ms: (u64, u64),
+    pub delivery_grace_ms: u64,
+    /// What was watched: "live", "demo healthy", …
+    pub source: String,
+}
+
+pub const FORMAT_NAME: &str = "inboxtop-recording";
+
+impl Header {
+    pub fn new(
+        base_url: &str,
+        agent: &str,
+        source: &str,
+        thresholds: &crate::monitor::Thresholds,
+    ) -> Header {
+        Header {
+            format: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+            client_version: env!("CARGO_PKG_VERSION").into(),
+            base_url: without_userinfo(base_url),
+            agent: agent.into(),
+            started: Utc::now(),
+            expect_heartbeat_ms: (
+                thresholds.heartbeat_min.as_millis() as u64,
+                thresholds.heartbeat_max.as_millis() as u64,
+            ),
+            delivery_grace_ms: thresholds.delivery_grace.as_millis() as u64,
+            source: source.into(),
+        }
+    }
+
+    /// The recorded thresholds applied over `base` (the detectors' other defaults).
+    pub fn thresholds(&self, base: &crate::monitor::Thresholds) -> crate::monitor::Thresholds {
+        let mut t = base.clone();
+        t.heartbeat_min = Duration::from_millis(self.expect_heartbeat_ms.0);
+        t.heartbeat_max = Duration::from_millis(self.expect_heartbeat_ms.1);
+        t.delivery_grace = Duration::from_millis(self.delivery_grace_ms);
+        t
+    }
+}
+
+/// `http://user:secret@host:8080/x` → `http://host:8080/x`.
+pub fn without_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The sending side of a recording: cheap to clone, never blocks.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    tx: mpsc::Sender<Observation>,
+    lost: Arc<AtomicU64>,
+}
+
+impl Recorder {
+    /// Hands an observation to the writer; counts it as lost if the writer is too far behind.
+    pub fn offer(&self, obs: &Observation) {
+        if self.tx.try_send(obs.clone()).is_err() {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Observations the writer could not keep up with.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+}
+
+/// Creates the file, writes the header, and spawns the writer task. The task ends (after a final
+/// flush) when every `Recorder` clone is dropped; await the handle to be sure it is on disk.
+pub async fn start(
+    path: &Path,
+    header: &Header,
+) -> Result<(Recorder, tokio::task::JoinHandle<std::io::Result<u64>>), String> {
+    let file = std::fs::File::create(path)
+        .map_err(|e| format!("cannot create recording {}: {e}", path.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, file);
+    let write_header = serde_json::to_writer(&mut out, header)
+        .map_err(std::io::Error::other)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    write_header.map_err(|e| format!("cannot write recording {}: {e}", path.display()))?;
+    let (tx, rx) = mpsc::channel(WRITER_QUEUE);
+    let handle = tokio::task::spawn_blocking(move || write_loop(out, rx));
+    Ok((
+        Recorder {
+            tx,
+            lost: Arc::new(AtomicU64::new(0)),
+        },
+        handle,
+    ))
+}
+
+/// Writes observations as they come, flushing whenever the queue runs dry and at least once a
+/// second under a steady flow. Returns the number of observations written.
+fn write_loop(
+    mut out: std::io::BufWriter<std::fs::File>,
+    mut rx: mpsc::Receiver<Observation>,
+) -> std::io::Result<u64> {
+    let mut written = 0u64;
+    let mut last_flush = std::time::Instant::now();
+    while let Some(obs) = rx.blocking_recv() {
+        serde_json::to_writer(&mut out, &obs).map_err(std::io::Error::other)?;
+        out.write_all(b"\n")?;
+        written += 1;
+        if rx.is_empty() || last_flush.elapsed() >= Duration::from_secs(1) {
+            out.flush()?;
+            last_flush = std::time::Instant::now();
+        }
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+/// What went wrong reading a recording, with the 1-based line it happened on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    pub path: PathBuf,
+    pub line: u64,
+    pub message: String,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: line {}: {}",
+            self.path.display(),
+            self.line,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Longest line accepted in a recording (an observation holds at most one bounded event).
+const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+
+/// A recording being read, line by line (memory stays bounded for any file size).
+pub struct Reader {
+    path: PathBuf,
+    lines: BufReader<std::fs::File>,
+    line_no: u64,
+    pub header: Header,
+    done: bool,
+}
+
+impl Reader {
+    /// Opens a recording and reads its header. A file that is not a recording, or one from a
+    /// newer inboxtop, is an error naming line 1.
+    pub fn open(path: &Path) -> Result<Reader, ReadError> {
+        let err = |line, message: String| ReadError {
+            path: path.to_owned(),
+            line,
+            message,
+        };
+        let file = std::fs::File::open(path).map_err(|e| err(0, format!("cannot open: {e}")))?;
+        let mut lines = BufReader::new(file);
+        let first = read_line(&mut lines).map_err(|m| err(1, m))?;
+        let Some(first) = first else {
+            return Err(err(1, "empty file: not an inboxtop recording".into()));
+        };
+        let value: serde_json::Value = serde_json::from_str(first.trim_end()).map_err(|_| {
+            err(
+                1,
+                "not an inboxtop recording (the first line is not a JSON header)".into(),
+            )
+        })?;
+        if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
+            return Err(err(
+                1,
+                "not an inboxtop recording (no inboxtop-recording header)".into(),
+            ));
+        }
+        let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+        if version > u64::from(FORMAT_VERSION) {
+            return Err(err(
+                1,
+                format!(
+                    "recording format version {version} is newer than this inboxtop reads \
+                     ({FORMAT_VERSION}): upgrade inboxtop"
+                ),
+            ));
+        }
+        let header = serde_json::from_value(value)
+            .map_err(|e| err(1, format!("invalid recording header: {e}")))?;
+        Ok(Reader {
+            path: path.to_owned(),
+            lines,
+            line_no: 1,
+            header,
+            done: false,
+        })
+    }
+}
+
+/// One line, without reading more than [`MAX_LINE_BYTES`] into memory. `Ok(None)` at EOF.
+fn read_line(r: &mut BufReader<std::fs::File>) -> Result<Option<String>, String> {
+    let mut buf = Vec::new();
+    let n = std::io::Read::take(r, MAX_LINE_BYTES as u64 + 1)
+        .read_until(b'\n', &mut buf)
+        .map_err(|e| format!("read error: {e}"))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.len() > MAX_LINE_BYTES {
+        return Err(format!("line longer than {MAX_LINE_BYTES} bytes"));
+    }
+    let text = String::from_utf8(buf).map_err(|_| "line is not valid UTF-8".to_string())?;
+    Ok(Some(text))
+}
+
+impl Iterator for Reader {
+    /// An observation, or the error that ends the readable part of the file.
+    type Item = Result<Observation, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        self.line_no += 1;
+        let fail = |me: &mut Reader, message: String| {
+            me.done = true;
+            Some(Err(ReadError {
+                path: me.path.clone(),
+                line: me.line_no,
+                message,
+            }))
+        };
+        let line = match read_line(&mut self.lines) {
+            Ok(Some(line)) => line,
+            Ok(None) => {
+                self.done = true;
+                return None;
+            }
+            Err(message) => return fail(self, message),
+        };
+        let complete = line.ends_with('\n');
+        let text = line.trim_end();
+        if text.is_empty() && complete {
+            return self.next();
+        }
+        match serde_json::from_str::<Observation>(text) {
+            Ok(obs) => Some(Ok(obs)),
+            Err(_) if !complete => fail(
+                self,
+                "truncated: the last line is incomplete (the recording was cut off)".into(),
+            ),
+            Err(e) => fail(self, format!("not a valid observation: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::{Kind, Mono};
+
+    fn tmp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("inboxtop-rec-{}-{name}", std::process::id()))
+    }
+
+    fn obs(i: u64) -> Observation {
+        Observation::new(
+            Mono::from_millis(i * 10),
+            "2026-11-25T03:00:00Z".parse().unwrap(),
+            Kind::SseEvent {
+                session: 1,
+                event: "heartbeat".into(),
+                id: None,
+                data: format!("{{\"n\":{i}}}"),
+                retry_ms: None,
+            },
+        )
+    }
+
+    fn header() -> Header {
+        Header::new(
+            "http://u:hunter2@h:1/",
+            "demo",
+            "test",
+            &crate::monitor::Thresholds::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn writes_a_header_and_every_observation() {
+        let path = tmp("roundtrip.ndjson");
+        let (rec, task) = start(&path, &header()).await.unwrap();
+        for i in 0..1000 {
+            rec.offer(&obs(i));
+        }
+        drop(rec);
+        assert_eq!(task.await.unwrap().unwrap(), 1000);
+        let reader = Reader::open(&path).unwrap();
+        assert_eq!(reader.header.base_url, "http://h:1/");
+        let back: Vec<_> = reader.collect::<Result<_, _>>().unwrap();
+        assert_eq!(back.len(), 1000);
+        assert_eq!(back[999], obs(999));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("hunter2"));
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn bad_files_name_their_line_and_keep_what_was_valid() {
+        let good = |i| serde_json::to_string(&obs(i)).unwrap();
+        let head = serde_json::to_string(&header()).unwrap();
+        let cases = [
+            (
+                "truncated",
+                format!("{head}\n{}\n{}\n{{\"t\":12,\"wa", good(0), good(1)),
+                2,
+                4,
+                "truncated",
+            ),
+            (
+                "corrupt",
+                format!("{head}\n{}\nnot json\n{}\n", good(0), good(1)),
+                1,
+                3,
+                "not a valid",
+            ),
+        ];
+        for (name, text, valid, line, msg) in cases {
+            let path = tmp(name);
+            std::fs::write(&path, text).unwrap();
+            let results: Vec<_> = Reader::open(&path).unwrap().collect();
+            assert_eq!(
+                results.iter().filter(|r| r.is_ok()).count(),
+                valid,
+                "{name}"
+            );
+            let err = results.last().unwrap().as_ref().unwrap_err();
+            assert_eq!(err.line, line, "{name}: {err}");
+            assert!(err.message.contains(msg), "{name}: {err}");
+            std::fs::remove_file(&path).ok();
+        }
+    }
+
+    #[test]
+    fn foreign_and_newer_files_are_refused_on_line_1() {
+        let newer = serde_json::to_string(&Header {
+            version: FORMAT_VERSION + 1,
+            ..header()
+        })
+        .unwrap();
+        for (name, text, msg) in [
+            ("empty", String::new(), "empty"),
+            (
+                "foreign",
+                "hello world\n".to_string(),
+                "not an inboxtop recording",
+            ),
+            (
+                "json",
+                "{\"a\":1}\n".to_string(),
+                "not an inboxtop recording",
+            ),
+            ("newer", format!("{newer}\n"), "newer"),
+        ] {
+            let path = tmp(name);
+            std::fs::write(&path, text).unwrap();
+            let err = Reader::open(&path).err().unwrap();
+            assert_eq!(err.line, 1, "{name}");
+            assert!(err.to_string().contains(msg), "{name}: {err}");
+            std::fs::remove_file(&path).ok();
+        }
+    }
+
+    #[test]
+    fn userinfo_is_stripped() {
+        assert_eq!(
+            without_userinfo("https://a:b@api.example.com/v1"),
+            "https://api.example.com/v1"
+        );
+        assert_eq!(
+            without_userinfo("http://127.0.0.1:8765"),
+            "http://127.0.0.1:8765"
+        );
+    }
+}
