@@ -8,4 +8,5 @@ pub mod record;
 pub mod sanitize;
 pub mod secret;
 pub mod sim;
+pub mod source;
 pub mod wire;
