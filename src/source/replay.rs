@@ -66,6 +66,20 @@ impl Pace {
     }
 }
 
+/// Whether `t` may be sent now: it is due, or the viewer stepped to it while paused (which uses
+/// up the step and moves the paused position there).
+fn due_now(p: &mut Pace, t: Mono, step_credit: &mut u32) -> bool {
+    if p.paused {
+        if *step_credit == 0 {
+            return false;
+        }
+        *step_credit -= 1;
+        p.rebase(t, Instant::now());
+        return true;
+    }
+    p.due(t).is_none_or(|due| due <= Instant::now())
+}
+
 /// Sends the recording's observations to `tx`, paced by `speed` (0 = as fast as possible),
 /// starting `from` into the recording (earlier observations are sent at once, so the model
 /// state at the start point is right).
@@ -94,16 +108,9 @@ pub async fn run_replay(
             paused: false,
         });
         let fast_forward = obs.t < start || skip_until.is_some_and(|s| obs.t <= s);
-        while !fast_forward {
-            if p.paused && step_credit > 0 {
-                step_credit -= 1;
-                p.rebase(obs.t, Instant::now());
-                break;
-            }
+        // Wait until the observation is due (or stepped to); skipped ones go out at once.
+        while !fast_forward && !due_now(p, obs.t, &mut step_credit) {
             let wait = if p.paused { None } else { p.due(obs.t) };
-            if !p.paused && wait.is_none_or(|due| due <= Instant::now()) {
-                break;
-            }
             let sleep = async {
                 match wait {
                     Some(due) => tokio::time::sleep_until(due).await,
