@@ -7,4 +7,5 @@ pub mod observation;
 pub mod sanitize;
 pub mod secret;
 pub mod sim;
+pub mod source;
 pub mod wire;
