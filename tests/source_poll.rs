@@ -306,14 +306,17 @@ async fn connection_refused_is_classified() {
     }
 }
 
+/// The headers and JSON body of the request a server received.
+type Captured = Arc<Mutex<Option<(HeaderMap, Value)>>>;
+
 #[tokio::test]
 async fn a_probe_posts_to_the_agent_and_returns_the_message_id() {
-    let body: Arc<Mutex<Option<(HeaderMap, Value)>>> = Arc::default();
+    let body: Captured = Arc::default();
     let app = Router::new()
         .route(
             "/messages",
             post(
-                |State(b): State<Arc<Mutex<Option<(HeaderMap, Value)>>>>,
+                |State(b): State<Captured>,
                  headers: HeaderMap,
                  axum::Json(v): axum::Json<Value>| async move {
                     *b.lock().unwrap() = Some((headers, v));

@@ -706,3 +706,71 @@ async fn the_source_stops_when_the_receiver_is_dropped() {
         .expect("run_stream returns once tx is closed")
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_body_cut_mid_stream_is_a_reset() {
+    let app = Router::new().route(
+        "/messages/stream",
+        get(|| async {
+            // The first event, a pause so it is flushed, then the body fails: hyper aborts the
+            // chunked response without its terminating chunk.
+            let first = stream::iter([Ok(Bytes::from_static(b"data: before\n\n"))]);
+            let cut = stream::once(async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Err(std::io::Error::other("upstream went away"))
+            });
+            Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .body(Body::from_stream(first.chain(cut)))
+                .unwrap()
+        }),
+    );
+    let base = serve(app).await;
+    let mut run = Run::start(endpoint(&base), fast());
+    let obs = run.until(is_retry).await;
+    assert_eq!(
+        events(&obs),
+        vec![("message".into(), None, "before".into())]
+    );
+    match closed_reason(&obs) {
+        CloseReason::Reset { detail } => assert!(!detail.is_empty()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_url_broken_after_validation_fails_as_invalid_url() {
+    let mut e = endpoint("http://127.0.0.1:1");
+    e.base_url = "not a url".into();
+    let mut run = Run::start(e, fast());
+    let obs = run.until(is_retry).await;
+    assert!(
+        matches!(
+            &obs[1].kind,
+            Kind::ConnectFailed {
+                class: NetErrorClass::InvalidUrl,
+                ..
+            }
+        ),
+        "{:?}",
+        obs[1].kind
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_host_fails_as_dns() {
+    // `.invalid` never resolves (RFC 6761). Where the resolver is too slow to say so within
+    // the connect timeout, the class is Timeout and this test has nothing to check.
+    let mut settings = fast();
+    settings.connect_timeout = Duration::from_secs(3);
+    let mut run = Run::start(endpoint("http://inboxtop-test.invalid"), settings);
+    let obs = run.until(is_retry).await;
+    match &obs[1].kind {
+        Kind::ConnectFailed { class, error, .. } => {
+            if *class != NetErrorClass::Timeout {
+                assert_eq!(*class, NetErrorClass::Dns, "{error}");
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -3,6 +3,10 @@
 //! A session is one HTTP request. Its observations, in order: `ConnectAttempt`, then either
 //! `ConnectFailed` or `StreamResponse` followed by the events, comments and oversized reports of
 //! the body and a `StreamClosed`; then `RetryScheduled` and a (cancellable) sleep.
+//!
+//! The body goes through [`EventParser`] (see [`super::lines`]): memory stays bounded whatever the
+//! server sends, and invalid UTF-8 is decoded lossily (U+FFFD) instead of ending the session —
+//! a monitor must keep watching a server that misbehaves, and show what it sent.
 
 use std::time::{Duration, Instant};
 
