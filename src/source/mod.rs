@@ -53,7 +53,7 @@ impl Endpoint {
             return Err("the base URL is empty (expected e.g. https://api.example.com)".into());
         }
         let url = reqwest::Url::parse(raw).map_err(|e| {
-            let hint = if raw.contains("://") {
+            let hint = if raw.contains("://") || raw.contains(char::is_whitespace) {
                 String::new()
             } else {
                 format!(" — did you mean http://{shown} ?")
