@@ -2,6 +2,8 @@
 //!
 //! Data flows one way: sources → [`observation::Observation`] → pure [`monitor::Monitor`] → views.
 
+pub mod cli;
+pub mod config;
 pub mod monitor;
 pub mod observation;
 pub mod record;

@@ -1,0 +1,245 @@
+//! Command-line interface (clap derive). Only parsing lives here; `config` merges it with the
+//! config file and the environment, and `run` carries the commands out.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::sim::Scenario;
+
+/// A terminal monitor for an agent's inbox: the live SSE stream and the polled inbox side by side,
+/// and a diagnosis of what is wrong, with evidence.
+///
+/// With no command: monitors the server of the config file or environment if one is set,
+/// otherwise plays the `healthy` demo against the embedded simulator (no network, no account).
+#[derive(Debug, Parser)]
+#[command(name = "inboxtop", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The TUI against the embedded simulator playing one scenario.
+    Demo(DemoArgs),
+    /// The TUI against a real server.
+    Watch(WatchArgs),
+    /// Headless: watch for a while, print a verdict with evidence. Exit 0 healthy, 1 problems, 2 could not run.
+    Check(CheckArgs),
+    /// Run the simulator alone, for curl, a browser or a real agent runtime.
+    Serve(ServeArgs),
+    /// The TUI over a recorded session.
+    Replay(ReplayArgs),
+}
+
+/// Where to find the server and who to be.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServerArgs {
+    /// Base URL of the API [env: INBOXTOP_BASE_URL] [config: base_url]
+    #[arg(long, env = "INBOXTOP_BASE_URL", hide_env = true)]
+    pub base_url: Option<String>,
+    /// Agent id sent in the agent header [env: INBOXTOP_AGENT] [config: agent]
+    #[arg(long, env = "INBOXTOP_AGENT", hide_env = true)]
+    pub agent: Option<String>,
+    /// Read the API key from this file (first line). The key can also come from INBOXTOP_API_KEY or
+    /// the config file (api_key).
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// The API key itself. Visible to anyone who can list processes: prefer INBOXTOP_API_KEY or
+    /// --api-key-file.
+    #[arg(long, value_name = "KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
+/// Settings of the monitor itself, shared by every command that monitors.
+#[derive(Debug, Clone, Default, Args)]
+pub struct MonitorArgs {
+    /// Config file to read instead of the platform default (see the README)
+    #[arg(long, global = true, value_name = "FILE", env = "INBOXTOP_CONFIG", hide_env = true)]
+    pub config: Option<PathBuf>,
+    /// Expected heartbeat interval, one duration or a range [default: 15s..30s]
+    #[arg(long, global = true, value_name = "MIN..MAX", value_parser = parse_range)]
+    pub expect_heartbeat: Option<(Duration, Duration)>,
+    /// How long a polled message may miss the stream before it is a delivery gap [default: 10s]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub delivery_grace: Option<Duration>,
+    /// How often to peek at the inbox [default: 5s]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub poll_interval: Option<Duration>,
+    /// Longest wait between stream reconnects [default: 30s]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub backoff_cap: Option<Duration>,
+    /// Longest SSE line accepted, in bytes; longer ones are skipped and reported [default: 1048576]
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub max_event_bytes: Option<usize>,
+    /// Name of the header that carries the agent id [default: X-Agent-Id]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub agent_header: Option<String>,
+    /// Path of the SSE stream [default: /messages/stream]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub stream_path: Option<String>,
+    /// Path of the inbox peek [default: /messages/peek]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub peek_path: Option<String>,
+    /// Append every observation to this NDJSON file as it happens
+    #[arg(long, global = true, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Write the program's log to this file (nothing is ever logged to the terminal)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+/// The simulator's knobs.
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// Scenario to play (see --list-scenarios)
+    #[arg(long, default_value = "healthy")]
+    pub scenario: Scenario,
+    /// List the scenarios and what inboxtop should conclude from each, then exit
+    #[arg(long)]
+    pub list_scenarios: bool,
+    /// Play this many simulated seconds per real second
+    #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale)]
+    pub time_scale: f64,
+    /// Heartbeat interval of the simulated server (simulated time)
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
+    /// Mean gap between messages from simulated peers (simulated time)
+    #[arg(long, default_value = "4s", value_parser = parse_duration)]
+    pub peer_interval: Duration,
+    /// Seed of the simulator's randomness
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub sim: SimArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// How long to watch before judging (simulated time with --scenario)
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Output format
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
+    pub format: String,
+    /// Judge a recording instead of watching a server
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "base_url"])]
+    pub from: Option<PathBuf>,
+    /// Watch the embedded simulator playing this scenario instead of a server
+    #[arg(long, conflicts_with = "base_url")]
+    pub scenario: Option<Scenario>,
+    /// Play this many simulated seconds per real second (with --scenario)
+    #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale)]
+    pub time_scale: f64,
+    /// Write the report to this file instead of standard output
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub sim: SimArgs,
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 8765)]
+    pub port: u16,
+    /// Agent id the simulator accepts
+    #[arg(long, default_value = "demo")]
+    pub agent: String,
+    /// API key the simulator accepts
+    #[arg(long, default_value = "demo", hide_default_value = false)]
+    pub api_key: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// A recording made with --record
+    pub file: PathBuf,
+    /// Replay speed: 2 plays twice as fast, 0 as fast as possible
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
+    /// Start at this offset into the recording (e.g. 30s)
+    #[arg(long, value_name = "OFFSET", value_parser = parse_duration)]
+    pub from: Option<Duration>,
+}
+
+/// `60s`, `1m30s`, `500ms`, `2h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (examples: 500ms, 15s, 2m)"))
+}
+
+/// `15s..30s` or a single `15s` (both ends equal).
+pub fn parse_range(s: &str) -> Result<(Duration, Duration), String> {
+    let (lo, hi) = match s.split_once("..") {
+        Some((lo, hi)) => (parse_duration(lo)?, parse_duration(hi)?),
+        None => {
+            let d = parse_duration(s)?;
+            (d, d)
+        }
+    };
+    if lo.is_zero() || lo > hi {
+        return Err(format!("expected MIN..MAX with 0 < MIN <= MAX, got {s:?}"));
+    }
+    Ok((lo, hi))
+}
+
+fn parse_time_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && (0.01..=10_000.0).contains(&x) => Ok(x),
+        _ => Err(format!("expected a factor between 0.01 and 10000, got {s:?}")),
+    }
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && (0.0..=10_000.0).contains(&x) => Ok(x),
+        _ => Err(format!("expected a speed between 0 (as fast as possible) and 10000, got {s:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ranges_and_durations() {
+        let (lo, hi) = parse_range("15s..30s").unwrap();
+        assert_eq!((lo.as_secs(), hi.as_secs()), (15, 30));
+        assert_eq!(parse_range("20s").unwrap().0, Duration::from_secs(20));
+        assert!(parse_range("30s..15s").is_err());
+        assert!(parse_range("0s").is_err());
+        assert!(parse_duration("soon").unwrap_err().contains("examples"));
+    }
+
+    #[test]
+    fn check_takes_a_scenario_or_a_server_not_both() {
+        let ok = Cli::try_parse_from(["inboxtop", "check", "--scenario", "stall", "--duration", "5s"]);
+        assert!(ok.is_ok(), "{ok:?}");
+        let both = Cli::try_parse_from([
+            "inboxtop", "check", "--scenario", "stall", "--base-url", "http://x",
+        ]);
+        assert!(both.is_err());
+        assert!(Cli::try_parse_from(["inboxtop", "check", "--format", "yaml"]).is_err());
+    }
+}
