@@ -58,7 +58,13 @@ pub struct ServerArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct MonitorArgs {
     /// Config file to read instead of the platform default (see the README)
-    #[arg(long, global = true, value_name = "FILE", env = "INBOXTOP_CONFIG", hide_env = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "INBOXTOP_CONFIG",
+        hide_env = true
+    )]
     pub config: Option<PathBuf>,
     /// Expected heartbeat interval, one duration or a range [default: 15s..30s]
     #[arg(long, global = true, value_name = "MIN..MAX", value_parser = parse_range)]
@@ -201,14 +207,18 @@ pub fn parse_range(s: &str) -> Result<(Duration, Duration), String> {
 fn parse_time_scale(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(x) if x.is_finite() && (0.01..=10_000.0).contains(&x) => Ok(x),
-        _ => Err(format!("expected a factor between 0.01 and 10000, got {s:?}")),
+        _ => Err(format!(
+            "expected a factor between 0.01 and 10000, got {s:?}"
+        )),
     }
 }
 
 fn parse_speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(x) if x.is_finite() && (0.0..=10_000.0).contains(&x) => Ok(x),
-        _ => Err(format!("expected a speed between 0 (as fast as possible) and 10000, got {s:?}")),
+        _ => Err(format!(
+            "expected a speed between 0 (as fast as possible) and 10000, got {s:?}"
+        )),
     }
 }
 
@@ -234,10 +244,22 @@ mod tests {
 
     #[test]
     fn check_takes_a_scenario_or_a_server_not_both() {
-        let ok = Cli::try_parse_from(["inboxtop", "check", "--scenario", "stall", "--duration", "5s"]);
+        let ok = Cli::try_parse_from([
+            "inboxtop",
+            "check",
+            "--scenario",
+            "stall",
+            "--duration",
+            "5s",
+        ]);
         assert!(ok.is_ok(), "{ok:?}");
         let both = Cli::try_parse_from([
-            "inboxtop", "check", "--scenario", "stall", "--base-url", "http://x",
+            "inboxtop",
+            "check",
+            "--scenario",
+            "stall",
+            "--base-url",
+            "http://x",
         ]);
         assert!(both.is_err());
         assert!(Cli::try_parse_from(["inboxtop", "check", "--format", "yaml"]).is_err());

@@ -92,8 +92,16 @@ pub fn load(monitor: &MonitorArgs, server: &ServerArgs) -> Result<Settings, Stri
         Some(p) => read_file(p, explicit)?,
         None => None,
     };
-    let env_key = std::env::var(API_KEY_ENV).ok().filter(|k| !k.trim().is_empty());
-    merge(monitor, server, file.unwrap_or_default(), path.as_deref(), env_key)
+    let env_key = std::env::var(API_KEY_ENV)
+        .ok()
+        .filter(|k| !k.trim().is_empty());
+    merge(
+        monitor,
+        server,
+        file.unwrap_or_default(),
+        path.as_deref(),
+        env_key,
+    )
 }
 
 /// The merge itself, with every input explicit (testable without touching the environment).
@@ -128,7 +136,9 @@ pub fn merge(
         .or(file_duration("poll_interval", &file.poll_interval)?)
         .unwrap_or(DEFAULT_POLL_INTERVAL);
     if poll_interval < Duration::from_millis(100) {
-        return Err(format!("poll interval {poll_interval:?} is too short (at least 100ms)"));
+        return Err(format!(
+            "poll interval {poll_interval:?} is too short (at least 100ms)"
+        ));
     }
     let backoff_cap = monitor
         .backoff_cap
@@ -139,7 +149,9 @@ pub fn merge(
         .or(file.max_event_bytes)
         .unwrap_or(DEFAULT_MAX_EVENT_BYTES);
     if max_event_bytes < 1024 {
-        return Err(format!("max event size {max_event_bytes} bytes is too small (at least 1024)"));
+        return Err(format!(
+            "max event size {max_event_bytes} bytes is too small (at least 1024)"
+        ));
     }
     Ok(Settings {
         base_url: server.base_url.clone().or(file.base_url),
@@ -163,7 +175,12 @@ pub fn merge(
         poll_interval,
         backoff_cap,
         max_event_bytes,
-        thresholds: Thresholds { heartbeat_min, heartbeat_max, delivery_grace, ..defaults },
+        thresholds: Thresholds {
+            heartbeat_min,
+            heartbeat_max,
+            delivery_grace,
+            ..defaults
+        },
         record: monitor.record.clone(),
         log_file: monitor.log_file.clone(),
         warnings,
@@ -241,8 +258,12 @@ mod tests {
 
     #[test]
     fn flags_beat_file_beat_defaults() {
-        let f = file("base_url = \"http://file\"\nagent = \"file-agent\"\npoll_interval = \"2s\"\n");
-        let server = ServerArgs { agent: Some("flag-agent".into()), ..ServerArgs::default() };
+        let f =
+            file("base_url = \"http://file\"\nagent = \"file-agent\"\npoll_interval = \"2s\"\n");
+        let server = ServerArgs {
+            agent: Some("flag-agent".into()),
+            ..ServerArgs::default()
+        };
         let s = merge(&MonitorArgs::default(), &server, f, None, None).unwrap();
         assert_eq!(s.base_url.as_deref(), Some("http://file"));
         assert_eq!(s.agent.as_deref(), Some("flag-agent"));
@@ -255,11 +276,27 @@ mod tests {
     #[test]
     fn key_precedence_and_the_ps_warning() {
         let f = file("api_key = \"from-file-0000\"");
-        let s = merge(&MonitorArgs::default(), &ServerArgs::default(), f, None, Some("from-env-0000".into()))
-            .unwrap();
+        let s = merge(
+            &MonitorArgs::default(),
+            &ServerArgs::default(),
+            f,
+            None,
+            Some("from-env-0000".into()),
+        )
+        .unwrap();
         assert_eq!(s.api_key.unwrap().expose(), "from-env-0000");
-        let flag = ServerArgs { api_key: Some("from-flag-000".into()), ..ServerArgs::default() };
-        let s = merge(&MonitorArgs::default(), &flag, FileConfig::default(), None, Some("env".into())).unwrap();
+        let flag = ServerArgs {
+            api_key: Some("from-flag-000".into()),
+            ..ServerArgs::default()
+        };
+        let s = merge(
+            &MonitorArgs::default(),
+            &flag,
+            FileConfig::default(),
+            None,
+            Some("env".into()),
+        )
+        .unwrap();
         assert_eq!(s.api_key.unwrap().expose(), "from-flag-000");
         assert!(s.warnings.iter().any(|w| w.contains("ps")));
     }
@@ -276,9 +313,20 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
         let f = read_file(&path, true).unwrap().unwrap();
-        let s = merge(&MonitorArgs::default(), &ServerArgs::default(), f, Some(&path), None).unwrap();
+        let s = merge(
+            &MonitorArgs::default(),
+            &ServerArgs::default(),
+            f,
+            Some(&path),
+            None,
+        )
+        .unwrap();
         #[cfg(unix)]
-        assert!(s.warnings.iter().any(|w| w.contains("chmod 600")), "{:?}", s.warnings);
+        assert!(
+            s.warnings.iter().any(|w| w.contains("chmod 600")),
+            "{:?}",
+            s.warnings
+        );
         assert!(s.warnings.iter().all(|w| !w.contains("k-123456789")));
         std::fs::remove_dir_all(&dir).ok();
     }
@@ -289,13 +337,28 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("config.toml");
         std::fs::write(&path, "base_url = \n").unwrap();
-        assert!(read_file(&path, true).unwrap_err().contains("invalid config file"));
+        assert!(
+            read_file(&path, true)
+                .unwrap_err()
+                .contains("invalid config file")
+        );
         std::fs::write(&path, "base_ur = \"x\"").unwrap();
         assert!(read_file(&path, true).unwrap_err().contains("base_ur"));
-        assert!(read_file(&dir.join("missing.toml"), false).unwrap().is_none());
+        assert!(
+            read_file(&dir.join("missing.toml"), false)
+                .unwrap()
+                .is_none()
+        );
         assert!(read_file(&dir.join("missing.toml"), true).is_err());
         let f = file("poll_interval = \"often\"");
-        let err = merge(&MonitorArgs::default(), &ServerArgs::default(), f, None, None).unwrap_err();
+        let err = merge(
+            &MonitorArgs::default(),
+            &ServerArgs::default(),
+            f,
+            None,
+            None,
+        )
+        .unwrap_err();
         assert!(err.contains("poll_interval"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }

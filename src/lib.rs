@@ -2,13 +2,19 @@
 //!
 //! Data flows one way: sources → [`observation::Observation`] → pure [`monitor::Monitor`] → views.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod monitor;
 pub mod observation;
 pub mod record;
+pub mod report;
+pub mod run;
 pub mod sanitize;
 pub mod secret;
 pub mod sim;
 pub mod source;
+pub mod terminal;
+pub mod ui;
+pub mod view;
 pub mod wire;

@@ -34,9 +34,10 @@ impl ApiKey {
     }
 
     /// Replaces every occurrence of the key in `text` (an error message that quotes a request,
-    /// say) by its mask.
+    /// say) by its mask. Keys shorter than 8 characters (demo keys like `demo`) are left alone:
+    /// they would match ordinary words such as an agent id.
     pub fn scrub(&self, text: &str) -> String {
-        if self.0.len() < 4 {
+        if self.0.len() < 8 {
             return text.to_owned();
         }
         text.replace(&self.0, &self.masked())

@@ -112,6 +112,11 @@ impl Inbox {
         self.entries.len()
     }
 
+    /// Entries ever created (held or evicted): the view uses it to hold still while paused.
+    pub fn created_total(&self) -> u64 {
+        self.next_seq
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -72,7 +72,11 @@ impl Default for SimConfig {
 impl SimConfig {
     /// The real duration of a simulated one (never below 1 ms).
     pub fn real(&self, simulated: Duration) -> Duration {
-        let scale = if self.time_scale.is_finite() && self.time_scale > 0.0 { self.time_scale } else { 1.0 };
+        let scale = if self.time_scale.is_finite() && self.time_scale > 0.0 {
+            self.time_scale
+        } else {
+            1.0
+        };
         simulated.div_f64(scale).max(Duration::from_millis(1))
     }
 }
@@ -117,7 +121,10 @@ impl Shared {
     }
 
     fn between(&self, lo: f64, hi: f64) -> f64 {
-        self.rng.lock().map(|mut r| lo + (hi - lo) * r.f64()).unwrap_or(lo)
+        self.rng
+            .lock()
+            .map(|mut r| lo + (hi - lo) * r.f64())
+            .unwrap_or(lo)
     }
 
     fn land(&self, msg: Msg) {
@@ -225,7 +232,10 @@ async fn peers(shared: Arc<Shared>) {
     let shutdown = shared.shutdown.clone();
     let mut n = 4500u64;
     loop {
-        let gap = shared.config.peer_interval.mul_f64(shared.between(0.5, 1.5));
+        let gap = shared
+            .config
+            .peer_interval
+            .mul_f64(shared.between(0.5, 1.5));
         tokio::select! {
             () = sleep(shared.config.real(gap)) => {}
             () = stopped(shutdown.clone()) => return,
@@ -251,14 +261,23 @@ fn error(status: StatusCode, code: &str, message: &str, retryable: bool) -> Resp
 }
 
 fn unauthorized() -> Response {
-    error(StatusCode::UNAUTHORIZED, "E_AUTH_UNAUTHORIZED", "invalid API key or agent id", false)
+    error(
+        StatusCode::UNAUTHORIZED,
+        "E_AUTH_UNAUTHORIZED",
+        "invalid API key or agent id",
+        false,
+    )
 }
 
 /// `Err` with the 401 response when the credentials are wrong (or the scenario refuses all).
 fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     let bearer = format!("Bearer {}", shared.config.api_key);
-    let key_ok = headers.get(header::AUTHORIZATION).is_some_and(|v| v.as_bytes() == bearer.as_bytes());
-    let agent_ok = headers.get("x-agent-id").is_some_and(|v| v.as_bytes() == shared.config.agent.as_bytes());
+    let key_ok = headers
+        .get(header::AUTHORIZATION)
+        .is_some_and(|v| v.as_bytes() == bearer.as_bytes());
+    let agent_ok = headers
+        .get("x-agent-id")
+        .is_some_and(|v| v.as_bytes() == shared.config.agent.as_bytes());
     if shared.config.scenario == Scenario::AuthFailure || !key_ok || !agent_ok {
         return Err(unauthorized());
     }
@@ -266,17 +285,35 @@ fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
 }
 
 async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "E_NOT_FOUND", "no such endpoint", false)
+    error(
+        StatusCode::NOT_FOUND,
+        "E_NOT_FOUND",
+        "no such endpoint",
+        false,
+    )
 }
 
-async fn peek(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn peek(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if let Err(resp) = authorize(&shared, &headers) {
         return resp;
     }
     if shared.config.scenario == Scenario::Flaky && shared.chance(0.1) {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "E_UPSTREAM", "upstream unavailable", true);
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "E_UPSTREAM",
+            "upstream unavailable",
+            true,
+        );
     }
-    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(50).clamp(1, 200);
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(50)
+        .clamp(1, 200);
     let messages: Vec<Value> = shared
         .inbox
         .lock()
@@ -285,15 +322,29 @@ async fn peek(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(q): Q
     axum::Json(json!({"success": true, "data": {"messages": messages}})).into_response()
 }
 
-async fn post_message(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post_message(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(resp) = authorize(&shared, &headers) {
         return resp;
     }
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "E_VALIDATION", "body is not JSON", false);
+        return error(
+            StatusCode::BAD_REQUEST,
+            "E_VALIDATION",
+            "body is not JSON",
+            false,
+        );
     };
     let (Some(to), Some(content)) = (req["toAgentId"].as_str(), req["content"].as_str()) else {
-        return error(StatusCode::BAD_REQUEST, "E_VALIDATION", "toAgentId and content are required", false);
+        return error(
+            StatusCode::BAD_REQUEST,
+            "E_VALIDATION",
+            "toAgentId and content are required",
+            false,
+        );
     };
     let msg = Msg {
         id: uuid::Uuid::new_v4().to_string(),
@@ -308,7 +359,11 @@ async fn post_message(State(shared): State<Arc<Shared>>, headers: HeaderMap, bod
     if to == shared.config.agent {
         shared.land(msg);
     }
-    (StatusCode::CREATED, axum::Json(json!({"success": true, "data": {"message": json}}))).into_response()
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({"success": true, "data": {"message": json}})),
+    )
+        .into_response()
 }
 
 fn frame(event: &str, id: Option<&str>, data: &Value) -> Bytes {
@@ -327,18 +382,27 @@ async fn stream(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
         return resp;
     }
     if shared.config.scenario == Scenario::Flaky && shared.chance(0.3) {
-        let status = if shared.chance(0.5) { StatusCode::BAD_GATEWAY } else { StatusCode::SERVICE_UNAVAILABLE };
+        let status = if shared.chance(0.5) {
+            StatusCode::BAD_GATEWAY
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
         let body = json!({"success": false, "error": {"code": "E_UPSTREAM", "message": "upstream unavailable",
             "retryable": true, "retry_after_ms": 2000}});
         return (status, [(header::RETRY_AFTER, "2")], axum::Json(body)).into_response();
     }
-    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let (tx, rx) = mpsc::channel::<Chunk>(64);
     tokio::spawn(produce(shared, tx, last_event_id));
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)))
+        .body(Body::from_stream(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
@@ -346,7 +410,11 @@ async fn stream(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
 async fn produce(shared: Arc<Shared>, tx: mpsc::Sender<Chunk>, last_event_id: Option<String>) {
     let config = &shared.config;
     let shutdown = shared.shutdown.clone();
-    let connected = frame("connected", None, &json!({"agentId": config.agent, "connectedAt": now_rfc3339()}));
+    let connected = frame(
+        "connected",
+        None,
+        &json!({"agentId": config.agent, "connectedAt": now_rfc3339()}),
+    );
     if tx.send(Ok(connected)).await.is_err() {
         return;
     }
@@ -386,7 +454,8 @@ async fn run_live(shared: &Shared, tx: &mpsc::Sender<Chunk>, last_event_id: Opti
     });
     let keepalive_after = config.real(Duration::from_secs(15));
     let start = Instant::now();
-    let cut_at = (scenario == Scenario::IdleTimeout).then(|| start + config.real(Duration::from_secs(100)));
+    let cut_at =
+        (scenario == Scenario::IdleTimeout).then(|| start + config.real(Duration::from_secs(100)));
     let reset_at = (scenario == Scenario::Flaky)
         .then(|| start + config.real(Duration::from_secs_f64(shared.between(20.0, 40.0))));
     let buffering = scenario == Scenario::ProxyBuffering;
@@ -398,7 +467,11 @@ async fn run_live(shared: &Shared, tx: &mpsc::Sender<Chunk>, last_event_id: Opti
 
     let mut pending: VecDeque<Bytes> = VecDeque::new();
     if streams_messages && let Some(last) = last_event_id {
-        pending.extend(missed_since(shared, &last).iter().map(|m| frame("message", Some(&m.id), &m.stream_json())));
+        pending.extend(
+            missed_since(shared, &last)
+                .iter()
+                .map(|m| frame("message", Some(&m.id), &m.stream_json())),
+        );
     }
     let far = start + Duration::from_secs(86_400 * 365);
     loop {
@@ -409,7 +482,11 @@ async fn run_live(shared: &Shared, tx: &mpsc::Sender<Chunk>, last_event_id: Opti
                     continue;
                 }
                 next_flush = Instant::now() + flush_every;
-                if tx.send(Ok(Bytes::from(std::mem::take(&mut held)))).await.is_err() {
+                if tx
+                    .send(Ok(Bytes::from(std::mem::take(&mut held))))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             } else if tx.send(Ok(chunk)).await.is_err() {
@@ -417,7 +494,11 @@ async fn run_live(shared: &Shared, tx: &mpsc::Sender<Chunk>, last_event_id: Opti
             }
             last_write = Instant::now();
         }
-        let keepalive_at = if buffering { far } else { last_write + keepalive_after };
+        let keepalive_at = if buffering {
+            far
+        } else {
+            last_write + keepalive_after
+        };
         tokio::select! {
             () = sleep_until(next_beat) => {
                 next_beat += hb_every;
@@ -455,7 +536,9 @@ async fn run_live(shared: &Shared, tx: &mpsc::Sender<Chunk>, last_event_id: Opti
 
 /// Messages that landed after the one with id `last` (up to [`REPLAY_MAX`]).
 fn missed_since(shared: &Shared, last: &str) -> Vec<Msg> {
-    let Ok(inbox) = shared.inbox.lock() else { return Vec::new() };
+    let Ok(inbox) = shared.inbox.lock() else {
+        return Vec::new();
+    };
     match inbox.iter().position(|m| m.id == last) {
         Some(i) => inbox.iter().skip(i + 1).take(REPLAY_MAX).cloned().collect(),
         None => Vec::new(),

@@ -47,13 +47,21 @@ impl Scenario {
     pub fn summary(&self) -> &'static str {
         match self {
             Scenario::Healthy => "heartbeats on time, every message streamed within ~50 ms",
-            Scenario::HeartbeatFlood => "the outage: 20-30 heartbeats in ~1.5 s, close, repeat; messages never streamed",
+            Scenario::HeartbeatFlood => {
+                "the outage: 20-30 heartbeats in ~1.5 s, close, repeat; messages never streamed"
+            }
             Scenario::SilentDrop => "stream up with normal heartbeats, but messages never streamed",
-            Scenario::IdleTimeout => "a proxy cuts every connection at 100 s; heartbeats every 120 s",
-            Scenario::ProxyBuffering => "a proxy holds events and flushes them in bursts every ~30 s",
+            Scenario::IdleTimeout => {
+                "a proxy cuts every connection at 100 s; heartbeats every 120 s"
+            }
+            Scenario::ProxyBuffering => {
+                "a proxy holds events and flushes them in bursts every ~30 s"
+            }
             Scenario::Stall => "connected, then silence: no bytes, no close",
             Scenario::AuthFailure => "every request answered 401 E_AUTH_UNAUTHORIZED",
-            Scenario::Flaky => "~30% of streams get 502/503 with Retry-After; streams reset mid-frame",
+            Scenario::Flaky => {
+                "~30% of streams get 502/503 with Retry-After; streams reset mid-frame"
+            }
         }
     }
 
@@ -109,9 +117,12 @@ impl FromStr for Scenario {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ALL.iter().copied().find(|sc| sc.name() == s).ok_or_else(|| {
-            let names: Vec<_> = ALL.iter().map(|s| s.name()).collect();
-            format!("unknown scenario {s:?}; one of: {}", names.join(", "))
-        })
+        ALL.iter()
+            .copied()
+            .find(|sc| sc.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = ALL.iter().map(|s| s.name()).collect();
+                format!("unknown scenario {s:?}; one of: {}", names.join(", "))
+            })
     }
 }

@@ -1,0 +1,174 @@
+//! The app loop: one `tokio::select!` merging observations, terminal events and a redraw
+//! deadline. The monitor has one writer (this loop); drawing happens only when something changed,
+//! at most `MAX_FPS` times a second, after draining whatever observations are already queued.
+
+use crossterm::event::{Event, KeyEventKind};
+use futures_util::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use std::io;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::monitor::Monitor;
+use crate::observation::Observation;
+use crate::ui::{self, Target, Theme};
+use crate::view::{Action, Pane, ViewState};
+
+const MAX_FPS: u64 = 30;
+const FRAME: Duration = Duration::from_millis(1000 / MAX_FPS);
+/// Observations folded per wake-up before the loop looks at keys again.
+const DRAIN_BATCH: usize = 4096;
+/// How long a footer status stays.
+const STATUS_FOR: Duration = Duration::from_secs(6);
+
+/// What the app asks of whoever runs the sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Reconnect,
+    Probe,
+    ReplayPause,
+    ReplayStep,
+    ReplayJump(Duration),
+}
+
+pub struct App {
+    pub monitor: Monitor,
+    pub view: ViewState,
+    pub target: Target,
+    pub theme: Theme,
+    /// Frames drawn so far.
+    pub frames: u64,
+    status_until: Option<Instant>,
+}
+
+impl App {
+    pub fn new(monitor: Monitor, target: Target) -> App {
+        App {
+            monitor,
+            view: ViewState::default(),
+            target,
+            theme: Theme::from_env(),
+            frames: 0,
+            status_until: None,
+        }
+    }
+
+    pub fn set_status(&mut self, status: String) {
+        self.view.status = Some(status);
+        self.status_until = Some(Instant::now() + STATUS_FOR);
+    }
+
+    fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> io::Result<()> {
+        if self.status_until.is_some_and(|t| Instant::now() >= t) {
+            self.view.status = None;
+            self.status_until = None;
+        }
+        let mut info = ui::DrawInfo::default();
+        terminal
+            .draw(|f| info = ui::draw(f, &self.monitor, &self.view, &self.target, self.theme))
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        self.view.set_len(Pane::Findings, info.lens[0]);
+        self.view.set_len(Pane::Log, info.lens[1]);
+        self.view.set_len(Pane::Inbox, info.lens[2]);
+        self.view.page = info.page;
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// Applies a key or mouse event; returns what the loop must do.
+    fn on_event(&mut self, event: Event) -> Action {
+        match event {
+            Event::Key(key) if key.kind != KeyEventKind::Release => self.view.on_key(
+                key,
+                self.monitor.log.total(),
+                self.monitor.inbox.created_total(),
+            ),
+            Event::Mouse(mouse) => self.view.on_mouse(mouse),
+            Event::Resize(..) => Action::Redraw,
+            _ => Action::None,
+        }
+    }
+}
+
+/// Runs until the user quits. `export` is called on `e` with the app, and returns the status line
+/// to show (e.g. where the report was written).
+pub async fn run<B, E>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    mut observations: mpsc::Receiver<Observation>,
+    mut events: E,
+    commands: mpsc::Sender<Command>,
+    mut export: impl FnMut(&App) -> String,
+) -> color_eyre::Result<()>
+where
+    B: Backend,
+    E: Stream<Item = io::Result<Event>> + Unpin,
+{
+    let mut dirty = true;
+    let mut next_frame = Instant::now();
+    let mut sources_open = true;
+    loop {
+        if dirty && Instant::now() >= next_frame {
+            app.draw(terminal)?;
+            dirty = false;
+            next_frame = Instant::now() + FRAME;
+        }
+        let wait_for_frame = async {
+            if dirty {
+                tokio::time::sleep_until(next_frame).await
+            } else {
+                std::future::pending().await
+            }
+        };
+        tokio::select! {
+            biased;
+            event = events.next() => {
+                let Some(event) = event else { return Ok(()) };
+                let action = app.on_event(event?);
+                let command = match action {
+                    Action::Quit => return Ok(()),
+                    Action::None => None,
+                    Action::Redraw => {
+                        // A key press is shown at once, not at the next frame slot.
+                        next_frame = Instant::now();
+                        None
+                    }
+                    Action::Reconnect => Some(Command::Reconnect),
+                    Action::Probe => Some(Command::Probe),
+                    Action::ReplayPause => Some(Command::ReplayPause),
+                    Action::ReplayStep => Some(Command::ReplayStep),
+                    Action::ReplayJump => Some(Command::ReplayJump(Duration::from_secs(30))),
+                    Action::Export => {
+                        let status = export(app);
+                        app.set_status(status);
+                        next_frame = Instant::now();
+                        None
+                    }
+                };
+                if let Some(command) = command {
+                    let _ = commands.try_send(command);
+                }
+                dirty = true;
+            }
+            obs = observations.recv(), if sources_open => {
+                match obs {
+                    Some(obs) => {
+                        app.monitor.apply(&obs);
+                        // Coalesce: fold what is already queued before the next draw.
+                        for _ in 0..DRAIN_BATCH {
+                            match observations.try_recv() {
+                                Ok(obs) => app.monitor.apply(&obs),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    None => sources_open = false,
+                }
+                dirty = true;
+            }
+            () = wait_for_frame => {}
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The views: pure functions of the model and the view state. Every server-provided string goes
+//! through `sanitize` before it reaches a widget.
+
+mod findings;
+mod header;
+mod inbox;
+mod log;
+mod popup;
+mod rate;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
+use std::time::Duration;
+
+use crate::monitor::{Monitor, Severity};
+use crate::view::{Pane, Popup, ViewState};
+
+pub use inbox::inbox_rows;
+pub use log::log_rows;
+
+/// What is being watched, for the header.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub base_url: String,
+    pub agent: String,
+    pub key_masked: String,
+    pub mode: String,
+    pub expected_heartbeat: (Duration, Duration),
+}
+
+/// What a frame learned about the panes, for scrolling: rows in findings, log, inbox, and the
+/// height of a page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrawInfo {
+    pub lens: [usize; 3],
+    pub page: usize,
+}
+
+/// Colours, or none at all under `NO_COLOR`.
+#[derive(Debug, Clone, Copy)]
+pub struct Theme {
+    pub color: bool,
+}
+
+impl Theme {
+    pub fn from_env() -> Theme {
+        Theme {
+            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+
+    pub fn fg(&self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+
+    pub fn severity(&self, s: Severity) -> Style {
+        let style = match s {
+            Severity::Error => self.fg(Color::Red),
+            Severity::Warning => self.fg(Color::Yellow),
+            Severity::Info => self.fg(Color::Cyan),
+        };
+        style.add_modifier(Modifier::BOLD)
+    }
+
+    pub fn dim(&self) -> Style {
+        Style::default().add_modifier(Modifier::DIM)
+    }
+
+    pub fn selected(&self) -> Style {
+        Style::default().add_modifier(Modifier::REVERSED)
+    }
+
+    fn border(&self, focused: bool) -> Style {
+        if focused {
+            self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        } else {
+            self.dim()
+        }
+    }
+}
+
+/// A bordered block titled `title`, highlighted when focused.
+pub(crate) fn pane_block<'a>(title: Line<'a>, focused: bool, theme: Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Rounded
+        })
+        .border_style(theme.border(focused))
+        .title(title)
+}
+
+/// Draws one frame.
+pub fn draw(
+    frame: &mut Frame,
+    m: &Monitor,
+    view: &ViewState,
+    target: &Target,
+    theme: Theme,
+) -> DrawInfo {
+    let area = frame.area();
+    if area.width < 20 || area.height < 8 {
+        frame.render_widget(Paragraph::new("inboxtop: terminal too small"), area);
+        return DrawInfo::default();
+    }
+    let findings = m.findings();
+    let findings_height = (findings.len().clamp(1, 4) + 2) as u16;
+    let rows = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Length(2),
+            Constraint::Length(findings_height),
+            Constraint::Length(6),
+            Constraint::Min(4),
+            Constraint::Length(1),
+        ])
+        .split(area);
+    header::render(frame, rows[0], m, view, target, theme);
+    let findings_len = findings::render(frame, rows[1], &findings, view, theme);
+    rate::render(frame, rows[2], m, target, theme);
+    let direction = if area.width >= 100 {
+        Direction::Horizontal
+    } else {
+        Direction::Vertical
+    };
+    let main = Layout::default()
+        .direction(direction)
+        .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
+        .split(rows[3]);
+    let log_len = log::render(frame, main[0], m, view, theme);
+    let inbox_len = inbox::render(frame, main[1], m, view, theme);
+    footer(frame, rows[4], view, theme);
+    match view.popup {
+        Some(Popup::Help) => popup::help(frame, area, view, theme),
+        Some(Popup::Detail) => popup::detail(frame, area, m, view, &findings, theme),
+        None => {}
+    }
+    DrawInfo {
+        lens: [findings_len, log_len, inbox_len],
+        page: main[0].height.saturating_sub(3) as usize,
+    }
+}
+
+fn footer(frame: &mut Frame, area: Rect, view: &ViewState, theme: Theme) {
+    let key = |k: &'static str| Span::styled(k, theme.fg(Color::Cyan).add_modifier(Modifier::BOLD));
+    let mut spans = if view.typing_filter {
+        vec![
+            key("filter: "),
+            Span::raw(view.filter.clone()),
+            Span::raw("▏  "),
+            key("Enter"),
+            Span::raw(" done  "),
+            key("Esc"),
+            Span::raw(" clear"),
+        ]
+    } else {
+        let mut s = vec![
+            key("q"),
+            Span::raw(" quit  "),
+            key("Tab"),
+            Span::raw(" focus  "),
+            key("↑↓"),
+            Span::raw(" scroll  "),
+            key("Enter"),
+            Span::raw(" detail  "),
+            key("p"),
+            Span::raw(" pause  "),
+        ];
+        if view.replay {
+            s.extend([
+                key("Space"),
+                Span::raw(" play/pause  "),
+                key("n"),
+                Span::raw(" step  "),
+                key("]"),
+                Span::raw(" +30s  "),
+            ]);
+        } else {
+            s.extend([
+                key("r"),
+                Span::raw(" reconnect  "),
+                key("s"),
+                Span::raw(" probe  "),
+            ]);
+        }
+        s.extend([
+            key("/"),
+            Span::raw(" filter  "),
+            key("e"),
+            Span::raw(" export  "),
+            key("?"),
+            Span::raw(" help"),
+        ]);
+        s
+    };
+    if let Some(status) = &view.status {
+        spans.push(Span::raw("  │ "));
+        spans.push(Span::styled(
+            crate::sanitize::line(status).into_owned(),
+            theme.fg(Color::Green),
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Whether `pane` has the focus (and no popup hides it).
+pub(crate) fn focused(view: &ViewState, pane: Pane) -> bool {
+    view.focus == pane && view.popup.is_none()
+}
+
+/// `1m05s`, `12.3s`, `850ms`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else if d >= Duration::from_secs(10) {
+        format!("{s}s")
+    } else if d >= Duration::from_secs(1) {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// The rows `selected` (from the newest) and `height` put on screen: how many of the newest rows
+/// to skip so the selection is visible.
+pub(crate) fn skip_for(selected: usize, height: usize) -> usize {
+    selected.saturating_sub(height.saturating_sub(1))
+}

@@ -1,0 +1,136 @@
+//! The real binary in a real terminal: tmux runs `inboxtop demo` in a shell, keys are sent with
+//! `send-keys`, and `capture-pane` shows what a person would see.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(name: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            // CI installs tmux; a developer machine without it skips, loudly.
+            assert!(std::env::var_os("CI").is_none(), "tmux is required in CI");
+            eprintln!("tmux not found: skipping the real-terminal test");
+            return None;
+        }
+        let session = format!("inboxtop-test-{name}-{}", std::process::id());
+        let ok = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &session, "-x", "120", "-y", "40"])
+            .args([
+                "env",
+                "-i",
+                "PATH=/usr/bin:/bin",
+                "TERM=xterm-256color",
+                "HOME=/tmp",
+            ])
+            .args([
+                "XDG_CONFIG_HOME=/nonexistent-inboxtop-config-dir",
+                "bash",
+                "--norc",
+                "--noprofile",
+            ])
+            .status()
+            .expect("tmux new-session")
+            .success();
+        assert!(ok, "tmux new-session failed");
+        Some(Tmux { session })
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let ok = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session])
+            .args(keys)
+            .status()
+            .expect("tmux send-keys")
+            .success();
+        assert!(ok);
+    }
+
+    fn capture(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn alternate_screen_on(&self) -> bool {
+        let out = Command::new("tmux")
+            .args([
+                "display-message",
+                "-p",
+                "-t",
+                &self.session,
+                "#{alternate_on}",
+            ])
+            .output()
+            .expect("tmux display-message");
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+
+    /// Waits until the screen satisfies `pred`, or fails with the last screen.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.capture();
+            if pred(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+#[test]
+fn demo_runs_in_a_real_terminal_and_gives_it_back() {
+    let Some(tmux) = Tmux::start("demo") else {
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_inboxtop");
+    let cmd = format!("{bin} demo --time-scale 10; echo inboxtop-exit=$?");
+    tmux.keys(&[&cmd, "Enter"]);
+
+    let screen = tmux.wait_for("the panes and an open stream", |s| {
+        s.contains("open")
+            && s.contains("Heartbeats")
+            && s.contains("Event log")
+            && s.contains("Inbox")
+    });
+    assert!(
+        tmux.alternate_screen_on(),
+        "the TUI should own the alternate screen:\n{screen}"
+    );
+    tmux.wait_for("a streamed message in the inbox", |s| s.contains("stream"));
+
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help popup", |s| {
+        s.contains("Keys") && s.contains("reconnect")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the help popup to close", |s| !s.contains("reconnect now"));
+
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the shell to get its terminal back", |s| {
+        s.contains("inboxtop-exit=")
+    });
+    assert!(screen.contains("inboxtop-exit=0"), "{screen}");
+    assert!(
+        !tmux.alternate_screen_on(),
+        "alternate screen left on after quit"
+    );
+}
