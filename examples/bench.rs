@@ -302,7 +302,9 @@ fn render() {
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     let mut frame_of = |m: &Monitor| {
         terminal
-            .draw(|f| inboxtop::ui::draw(f, m, &view, &target))
+            .draw(|f| {
+                inboxtop::ui::draw(f, m, &view, &target, inboxtop::ui::Theme { color: true });
+            })
             .expect("draw");
     };
     let base = time_frames(200, || frame_of(&empty));

@@ -580,8 +580,11 @@ fn delivery_gap(m: &Monitor) -> Option<Finding> {
     })
 }
 
+/// A class of HTTP status: its finding, severity, which statuses belong, and what it means.
+type HttpClass = (FindingKind, Severity, fn(u16) -> bool, &'static str);
+
 fn http_errors(m: &Monitor) -> Vec<Finding> {
-    let classes: [(FindingKind, Severity, fn(u16) -> bool, &str); 4] = [
+    let classes: [HttpClass; 4] = [
         (
             FindingKind::AuthFailed,
             Severity::Error,

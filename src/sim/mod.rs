@@ -269,8 +269,8 @@ fn unauthorized() -> Response {
     )
 }
 
-/// `Err` with the 401 response when the credentials are wrong (or the scenario refuses all).
-fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// The 401 response when the credentials are wrong (or the scenario refuses all).
+fn refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let bearer = format!("Bearer {}", shared.config.api_key);
     let key_ok = headers
         .get(header::AUTHORIZATION)
@@ -279,9 +279,9 @@ fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
         .get("x-agent-id")
         .is_some_and(|v| v.as_bytes() == shared.config.agent.as_bytes());
     if shared.config.scenario == Scenario::AuthFailure || !key_ok || !agent_ok {
-        return Err(unauthorized());
+        return Some(unauthorized());
     }
-    Ok(())
+    None
 }
 
 async fn not_found() -> Response {
@@ -298,7 +298,7 @@ async fn peek(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(resp) = authorize(&shared, &headers) {
+    if let Some(resp) = refusal(&shared, &headers) {
         return resp;
     }
     if shared.config.scenario == Scenario::Flaky && shared.chance(0.1) {
@@ -327,7 +327,7 @@ async fn post_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(resp) = authorize(&shared, &headers) {
+    if let Some(resp) = refusal(&shared, &headers) {
         return resp;
     }
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
@@ -378,7 +378,7 @@ fn heartbeat() -> Bytes {
 type Chunk = Result<Bytes, std::io::Error>;
 
 async fn stream(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(resp) = authorize(&shared, &headers) {
+    if let Some(resp) = refusal(&shared, &headers) {
         return resp;
     }
     if shared.config.scenario == Scenario::Flaky && shared.chance(0.3) {
