@@ -102,7 +102,8 @@ fn demo_runs_in_a_real_terminal_and_gives_it_back() {
         return;
     };
     let bin = env!("CARGO_BIN_EXE_inboxtop");
-    let cmd = format!("{bin} demo --time-scale 10; echo inboxtop-exit=$?");
+    // The marker is computed, so the echoed command line itself can never match it.
+    let cmd = format!("{bin} demo --time-scale 10; echo inboxtop-exit=$((100 + $?))");
     tmux.keys(&[&cmd, "Enter"]);
 
     let screen = tmux.wait_for("the panes and an open stream", |s| {
@@ -115,7 +116,13 @@ fn demo_runs_in_a_real_terminal_and_gives_it_back() {
         tmux.alternate_screen_on(),
         "the TUI should own the alternate screen:\n{screen}"
     );
-    tmux.wait_for("a streamed message in the inbox", |s| s.contains("stream"));
+    let screen = tmux.wait_for("a streamed message in the inbox", |s| {
+        s.contains("✓ stream")
+    });
+    assert!(
+        screen.contains("Findings") && screen.contains("no problems found"),
+        "{screen}"
+    );
 
     tmux.keys(&["?"]);
     tmux.wait_for("the help popup", |s| {
@@ -126,9 +133,12 @@ fn demo_runs_in_a_real_terminal_and_gives_it_back() {
 
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("the shell to get its terminal back", |s| {
-        s.contains("inboxtop-exit=")
+        s.contains("inboxtop-exit=1")
     });
-    assert!(screen.contains("inboxtop-exit=0"), "{screen}");
+    assert!(
+        screen.contains("inboxtop-exit=100"),
+        "exit status should be 0:\n{screen}"
+    );
     assert!(
         !tmux.alternate_screen_on(),
         "alternate screen left on after quit"

@@ -46,7 +46,11 @@ impl FaultProxy {
                 tokio::spawn(handle(client, upstream, current));
             }
         });
-        FaultProxy { addr, fault, accepted }
+        FaultProxy {
+            addr,
+            fault,
+            accepted,
+        }
     }
 
     pub fn base_url(&self) -> String {
@@ -67,12 +71,16 @@ impl FaultProxy {
 async fn handle(client: TcpStream, upstream: SocketAddr, fault: Fault) {
     // SO_LINGER 0: closing the socket sends RST instead of FIN (a reset, or a refusal).
     if matches!(fault, Fault::Refuse | Fault::ResetAfter(_)) {
+        // Deprecated because linger 0 blocks-free aborts are surprising; an abort is the point here.
+        #[allow(deprecated)]
         let _ = client.set_linger(Some(Duration::ZERO));
     }
     if fault == Fault::Refuse {
         return;
     }
-    let Ok(server) = TcpStream::connect(upstream).await else { return };
+    let Ok(server) = TcpStream::connect(upstream).await else {
+        return;
+    };
     let (mut client_rd, mut client_wr) = client.into_split();
     let (mut server_rd, mut server_wr) = server.into_split();
     // Requests go upstream untouched.
