@@ -163,7 +163,10 @@ struct Pipeline {
     inject: mpsc::Sender<Observation>,
     stream_commands: mpsc::Sender<StreamCommand>,
     recorder: Option<(Recorder, JoinHandle<std::io::Result<u64>>)>,
+    /// The sources (stream, poll, tick).
     tasks: Vec<JoinHandle<()>>,
+    /// Copies observations to the recorder; ends once every source has stopped.
+    tee: Option<JoinHandle<()>>,
 }
 
 impl Pipeline {
@@ -191,7 +194,7 @@ impl Pipeline {
         };
         let tick_every = (watched.thresholds.heartbeat_min / 4)
             .clamp(Duration::from_millis(50), Duration::from_secs(1));
-        let mut tasks = vec![
+        let tasks = vec![
             tokio::spawn(source::run_stream(
                 watched.endpoint.clone(),
                 stream_settings,
@@ -207,12 +210,13 @@ impl Pipeline {
             )),
             tokio::spawn(tick(clock, tick_every, raw_tx.clone())),
         ];
+        let mut tee_task = None;
         let (observations, recorder) = match (&settings.record, recording) {
             (Some(path), Some(header)) => {
                 let (recorder, writer) =
                     record::start(path, &header).await.map_err(|e| eyre!(e))?;
                 let (rx, tee) = tee(raw_rx, recorder.clone());
-                tasks.push(tee);
+                tee_task = Some(tee);
                 (rx, Some((recorder, writer)))
             }
             _ => (raw_rx, None),
@@ -223,18 +227,36 @@ impl Pipeline {
             stream_commands: cmd_tx,
             recorder,
             tasks,
+            tee: tee_task,
         })
     }
 
-    /// Stops the sources and waits for the recording to be on disk.
-    async fn finish(self) -> Result<Option<u64>> {
+    /// Stops the sources; what they had already sent is still delivered to `observations`, which
+    /// then closes. The consumer drains it to the end, so a recording and the model agree.
+    async fn stop_sources(&mut self) {
         for task in &self.tasks {
             task.abort();
         }
-        drop(self.inject);
-        drop(self.observations);
-        for task in self.tasks {
+        for task in self.tasks.drain(..) {
             let _ = task.await;
+        }
+        // The last sender of the raw channel: without it the tee (or the channel) ends.
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.inject, closed));
+    }
+
+    /// Stops everything and waits for the recording to be on disk; returns what the recorder lost.
+    async fn finish(mut self) -> Result<Option<u64>> {
+        self.stop_sources().await;
+        drop(self.observations);
+        if let Some(mut tee) = self.tee.take() {
+            // Normally done at once; a probe still in flight holds a sender, so do not wait long.
+            if tokio::time::timeout(Duration::from_millis(500), &mut tee)
+                .await
+                .is_err()
+            {
+                tee.abort();
+            }
         }
         let Some((recorder, writer)) = self.recorder else {
             return Ok(None);
@@ -321,7 +343,7 @@ fn settings_has_explicit_heartbeat() -> bool {
 }
 
 async fn monitor_in_tui(watched: Watched, settings: Settings) -> Result<ExitCode> {
-    let pipeline = Pipeline::start(&watched, &settings, Some(header_for(&watched))).await?;
+    let mut pipeline = Pipeline::start(&watched, &settings, Some(header_for(&watched))).await?;
     let mut app = App::new(
         Monitor::new(watched.thresholds.clone()),
         target_for(&watched),
@@ -348,31 +370,32 @@ async fn monitor_in_tui(watched: Watched, settings: Settings) -> Result<ExitCode
             }
         }
     });
-    let result = run_tui(&mut app, pipeline, commands, context).await;
+    let observations = std::mem::replace(&mut pipeline.observations, mpsc::channel(1).1);
+    let result = run_tui(&mut app, observations, commands, &context).await;
     handler.abort();
+    let lost = pipeline.finish().await?;
     drop(watched.sim);
-    result
+    result?;
+    report_lost(lost.unwrap_or(0));
+    Ok(ExitCode::SUCCESS)
 }
 
+/// The TUI over `observations` until the user quits or SIGTERM; the terminal is restored on
+/// every path.
 async fn run_tui(
     app: &mut App,
-    mut pipeline: Pipeline,
+    observations: mpsc::Receiver<Observation>,
     commands: mpsc::Sender<AppCommand>,
-    context: ReportContext,
-) -> Result<ExitCode> {
-    let observations = std::mem::replace(&mut pipeline.observations, mpsc::channel(1).1);
+    context: &ReportContext,
+) -> Result<()> {
     let mut terminal = crate::terminal::enter().wrap_err("could not take over the terminal")?;
     let events = crossterm::event::EventStream::new();
     let outcome = tokio::select! {
-        r = app::run(&mut terminal, app, observations, events, commands, |app| export_status(app, &context)) => r,
+        r = app::run(&mut terminal, app, observations, events, commands, |app| export_status(app, context)) => r,
         () = terminated() => Ok(()),
     };
     crate::terminal::restore();
-    outcome?;
-    if let Some(lost) = pipeline.finish().await? {
-        report_lost(lost);
-    }
-    Ok(ExitCode::SUCCESS)
+    outcome
 }
 
 fn report_lost(lost: u64) {
@@ -534,8 +557,9 @@ async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<(Monito
             () = terminated() => break,
         }
     }
-    // What is already in the channel was observed within the window.
-    while let Ok(obs) = pipeline.observations.try_recv() {
+    // Whatever the sources had observed by now is judged too (and is what the recording holds).
+    pipeline.stop_sources().await;
+    while let Some(obs) = pipeline.observations.recv().await {
         monitor.apply(&obs);
     }
     let context = report_context(&watched);
@@ -613,13 +637,7 @@ async fn replay(settings: Settings, args: ReplayArgs) -> Result<ExitCode> {
             let _ = replay_tx.try_send(replay_cmd);
         }
     });
-    let mut terminal = crate::terminal::enter().wrap_err("could not take over the terminal")?;
-    let events = crossterm::event::EventStream::new();
-    let outcome = tokio::select! {
-        r = app::run(&mut terminal, &mut app, observations, events, commands, |app| export_status(app, &context)) => r,
-        () = terminated() => Ok(()),
-    };
-    crate::terminal::restore();
+    let outcome = run_tui(&mut app, observations, commands, &context).await;
     forward.abort();
     outcome?;
     if !player.is_finished() {

@@ -375,35 +375,56 @@ fn stream_stalled(m: &Monitor) -> Option<Finding> {
     })
 }
 
-/// A stream has been open, but no heartbeat for more than twice the longest expected interval.
+/// No heartbeat for more than twice the longest expected interval while a stream was open: the
+/// current session has been quiet that long, or the last sessions each lived that long without one.
+/// (While the stream is down, missing heartbeats say nothing about the server's heartbeat.)
 fn heartbeat_stale(m: &Monitor) -> Option<Finding> {
-    let first_open = m.connection.sessions.iter().find_map(|s| s.opened)?;
-    let since = m
-        .heartbeats
-        .last()
-        .map_or(first_open, |b| b.t.max(first_open));
-    let quiet = m.now.since(since);
     let limit = m.heartbeats_max_gap();
-    if quiet <= limit
-        || !matches!(m.connection.state, ConnState::Open { .. }) && m.connection.opened_total < 2
-    {
+    let current_quiet = match m.connection.state {
+        ConnState::Open { session, since } => {
+            let last_beat = m
+                .heartbeats
+                .last()
+                .filter(|b| b.session == session)
+                .map_or(since, |b| b.t);
+            Some(m.now.since(last_beat.max(since)))
+        }
+        _ => None,
+    };
+    let silent_sessions: Vec<_> = ended_ages(m)
+        .into_iter()
+        .rev()
+        .take(3)
+        .filter(|(s, age)| s.heartbeats == 0 && *age > limit)
+        .collect();
+    let quiet = current_quiet.filter(|q| *q > limit);
+    if quiet.is_none() && silent_sessions.len() < 2 {
         return None;
     }
+    let quiet = quiet.unwrap_or_else(|| {
+        silent_sessions
+            .iter()
+            .map(|(_, a)| *a)
+            .max()
+            .unwrap_or_default()
+    });
     Some(Finding {
         kind: FindingKind::HeartbeatStale,
         severity: Severity::Warning,
         first_seen: Some(
-            m.now_wall - chrono::Duration::from_std(quiet - limit).unwrap_or_default(),
+            m.now_wall
+                - chrono::Duration::from_std(quiet.saturating_sub(limit)).unwrap_or_default(),
         ),
         last_seen: Some(m.now_wall),
         summary: format!(
-            "no heartbeat for {:.1} s (expected one every {:.1}-{:.1} s)",
+            "no heartbeat for {:.1} s while the stream was open (expected one every {:.1}-{:.1} s)",
             quiet.as_secs_f64(),
             m.thresholds.heartbeat_min.as_secs_f64(),
             m.thresholds.heartbeat_max.as_secs_f64()
         ),
         evidence: ev(&[
             ("quiet_for_s", secs(quiet)),
+            ("sessions_without_a_heartbeat", json!(silent_sessions.len())),
             ("heartbeats_total", json!(m.heartbeats.total())),
             (
                 "last_heartbeat",
@@ -482,10 +503,12 @@ fn short_sessions(m: &Monitor) -> Option<Finding> {
 }
 
 /// Several sessions ending at the same, not short, age: an intermediary's idle/age timeout.
+/// Sessions our own read timeout ended are left out: their constant age is ours.
 fn proxy_idle_timeout(m: &Monitor) -> Option<Finding> {
     let long: Vec<_> = ended_ages(m)
         .into_iter()
         .filter(|(_, age)| *age >= m.thresholds.short_session)
+        .filter(|(s, _)| !matches!(s.end, Some(SessionEnd::Closed(CloseReason::Timeout { .. }))))
         .collect();
     let recent = &long[long.len().saturating_sub(10)..];
     if recent.len() < 3 {
