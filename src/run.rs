@@ -398,6 +398,13 @@ async fn run_tui(
     outcome
 }
 
+/// Writes to stdout; a reader that went away (a closed pipe) is not an error worth a panic.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 fn report_lost(lost: u64) {
     if lost > 0 {
         eprintln!("inboxtop: the recorder fell behind and lost {lost} observations");
@@ -466,7 +473,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode> {
     )
     .await
     .wrap_err_with(|| format!("could not listen on 127.0.0.1:{}", args.port))?;
-    println!("{}", sim::banner(&handle, &config));
+    print_out(&format!("{}\n", sim::banner(&handle, &config)));
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         () = terminated() => {}
@@ -504,7 +511,7 @@ async fn check(settings: Settings, args: CheckArgs) -> Result<ExitCode> {
         Some(path) => {
             std::fs::write(path, &text).wrap_err_with(|| format!("writing {}", path.display()))?
         }
-        None => print!("{text}"),
+        None => print_out(&text),
     }
     let problems = findings.iter().any(|f| f.severity >= Severity::Warning);
     Ok(ExitCode::from(if problems {

@@ -338,17 +338,40 @@ fn last_activity(m: &Monitor, id: u64) -> Option<Mono> {
         .map(|e| e.t)
 }
 
-/// Open, and not a single byte for more than twice the longest expected heartbeat interval.
+/// Open, and not a single byte for more than twice the longest expected heartbeat interval — now,
+/// or in the last session, which our read timeout had to end.
 fn stream_stalled(m: &Monitor) -> Option<Finding> {
-    let ConnState::Open { session, since } = m.connection.state else {
-        return None;
-    };
-    let last = last_activity(m, session).unwrap_or(since).max(since);
-    let silent = m.now.since(last);
     let limit = m.thresholds.heartbeat_max * 2;
+    let current = match m.connection.state {
+        ConnState::Open { session, since } => {
+            let last = last_activity(m, session).unwrap_or(since).max(since);
+            Some((session, m.now.since(last), m.now.since(since)))
+        }
+        _ => None,
+    };
+    // A fresh session after a read timeout has not been silent long yet: the last one tells.
+    let timed_out = || {
+        let s = m.connection.ended_sessions().last()?;
+        let Some(SessionEnd::Closed(CloseReason::Timeout { idle_ms })) = s.end else {
+            return None;
+        };
+        Some((
+            s.id,
+            Duration::from_millis(idle_ms),
+            s.open_for(m.now).unwrap_or_default(),
+        ))
+    };
+    let (session, silent, open_for) = current
+        .filter(|(_, silent, _)| *silent > limit)
+        .or_else(timed_out)?;
     if silent <= limit {
         return None;
     }
+    let timeouts = m
+        .connection
+        .ended_sessions()
+        .filter(|s| matches!(s.end, Some(SessionEnd::Closed(CloseReason::Timeout { .. }))))
+        .count();
     Some(Finding {
         kind: FindingKind::StreamStalled,
         severity: Severity::Error,
@@ -357,18 +380,19 @@ fn stream_stalled(m: &Monitor) -> Option<Finding> {
         ),
         last_seen: Some(m.now_wall),
         summary: format!(
-            "stream open but silent for {:.0} s: no heartbeat, no keep-alive, no close",
+            "stream open but silent for {:.1} s: no heartbeat, no keep-alive, no close",
             silent.as_secs_f64()
         ),
         evidence: ev(&[
             ("session", json!(session)),
             ("silent_for_s", secs(silent)),
-            ("open_for_s", secs(m.now.since(since))),
+            ("open_for_s", secs(open_for)),
             ("limit_s", secs(limit)),
+            ("sessions_ended_by_read_timeout", json!(timeouts)),
             (
                 "hint",
                 json!(
-                    "the connection is half-open or stuck: a read timeout on the client would recover it"
+                    "the connection is half-open or stuck upstream: inboxtop's read timeout recovers it; a client without one would wait forever"
                 ),
             ),
         ]),

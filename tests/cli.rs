@@ -1,0 +1,454 @@
+//! The binary as users run it: `check` verdicts for every scenario, reports without secrets,
+//! recordings that survive SIGTERM and judge the same as live, and clear errors for bad input.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use inboxtop::record::Reader;
+
+fn inboxtop() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_inboxtop"));
+    // Never read the developer's own config file or key.
+    cmd.env("XDG_CONFIG_HOME", "/nonexistent-inboxtop-test")
+        .env_remove("INBOXTOP_API_KEY");
+    cmd.env_remove("INBOXTOP_BASE_URL")
+        .env_remove("INBOXTOP_AGENT")
+        .env_remove("INBOXTOP_CONFIG");
+    cmd
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("inboxtop-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn json_of(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// (kind, severity) of every warning or error.
+fn problems(report: &serde_json::Value) -> Vec<String> {
+    let mut kinds: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "info")
+        .map(|f| f["kind"].as_str().unwrap().to_owned())
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+#[test]
+fn every_scenario_gets_exactly_its_verdict() {
+    let expected: &[(&str, &[&str], &str)] = &[
+        ("healthy", &[], "900s"),
+        (
+            "heartbeat-flood",
+            &["delivery-gap", "heartbeat-flood", "short-sessions"],
+            "400s",
+        ),
+        ("silent-drop", &["delivery-gap"], "400s"),
+        (
+            "idle-timeout",
+            &["heartbeat-stale", "proxy-idle-timeout"],
+            "500s",
+        ),
+        ("proxy-buffering", &["proxy-buffering"], "400s"),
+        ("stall", &["delivery-gap", "stream-stalled"], "400s"),
+        ("auth-failure", &["auth-failed"], "200s"),
+        ("flaky", &["server-errors"], "500s"),
+    ];
+    // The scenarios mostly wait on simulated time: run them side by side.
+    let runs: Vec<_> = expected
+        .iter()
+        .map(|&(scenario, kinds, duration)| {
+            let child = inboxtop()
+                .args([
+                    "check",
+                    "--scenario",
+                    scenario,
+                    "--time-scale",
+                    "50",
+                    "--duration",
+                    duration,
+                    "--format",
+                    "json",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            (scenario, kinds, child)
+        })
+        .collect();
+    for (scenario, kinds, child) in runs {
+        let out = child.wait_with_output().unwrap();
+        let report = json_of(&out);
+        assert_eq!(
+            problems(&report),
+            kinds.to_vec(),
+            "{scenario}: {}",
+            serde_json::to_string_pretty(&report["findings"]).unwrap()
+        );
+        let healthy = kinds.is_empty();
+        assert_eq!(
+            out.status.code(),
+            Some(if healthy { 0 } else { 1 }),
+            "{scenario} exit code"
+        );
+        assert_eq!(
+            report["verdict"],
+            if healthy { "healthy" } else { "problems" }
+        );
+        if scenario == "healthy" {
+            assert!(
+                report["stats"]["messages_streamed"].as_u64().unwrap() >= 100,
+                "a long run with many messages"
+            );
+            assert_eq!(report["stats"]["sessions"], 1);
+        }
+    }
+}
+
+/// `inboxtop serve` on a free port; returns the child and its base URL from the banner.
+fn serve(args: &[&str]) -> (std::process::Child, String) {
+    let mut child = inboxtop()
+        .arg("serve")
+        .args(["--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    let banner: Vec<String> = lines.take(6).map(|l| l.unwrap()).collect();
+    assert!(
+        banner.iter().any(|l| l.contains("curl -N")),
+        "the banner shows a ready curl: {banner:?}"
+    );
+    (child, url)
+}
+
+#[test]
+fn markdown_report_has_the_evidence_and_never_the_key() {
+    const KEY: &str = "sk_live_TOPSECRET_0123456789";
+    let (mut server, url) = serve(&[
+        "--scenario",
+        "heartbeat-flood",
+        "--api-key",
+        KEY,
+        "--time-scale",
+        "5",
+    ]);
+    let recording = tmp("secret.ndjson");
+    let out = inboxtop()
+        .env("INBOXTOP_API_KEY", KEY)
+        .args([
+            "check",
+            "--base-url",
+            &url,
+            "--agent",
+            "demo",
+            "--duration",
+            "3s",
+            "--format",
+            "markdown",
+        ])
+        .arg("--record")
+        .arg(&recording)
+        .output()
+        .unwrap();
+    server.kill().ok();
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{md}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "# heartbeat-flood",
+        "## Environment",
+        "## Steps to reproduce",
+        "## Evidence",
+        "heartbeats_in_burst",
+        "first seen",
+        "127.0.0.1",
+    ] {
+        assert!(md.contains(needle), "markdown lacks {needle:?}:\n{md}");
+    }
+    let year = chrono::Utc::now().format("%Y-").to_string();
+    assert!(md.contains(&year), "real timestamps in the evidence");
+    let recorded = std::fs::read_to_string(&recording).unwrap();
+    for (what, text) in [
+        ("report", md.as_ref()),
+        ("stderr", &String::from_utf8_lossy(&out.stderr)),
+        ("recording", recorded.as_str()),
+    ] {
+        assert!(
+            !text.contains("TOPSECRET"),
+            "the key leaked into the {what}"
+        );
+    }
+    assert!(recorded.lines().count() > 10);
+}
+
+#[test]
+fn a_recording_judges_the_same_as_the_live_run() {
+    let recording = tmp("roundtrip.ndjson");
+    let live = inboxtop()
+        .args([
+            "check",
+            "--scenario",
+            "heartbeat-flood",
+            "--time-scale",
+            "50",
+            "--duration",
+            "200s",
+            "--format",
+            "json",
+            "--record",
+        ])
+        .arg(&recording)
+        .output()
+        .unwrap();
+    let replayed = inboxtop()
+        .args(["check", "--format", "json", "--from"])
+        .arg(&recording)
+        .output()
+        .unwrap();
+    let (a, b) = (json_of(&live), json_of(&replayed));
+    assert_eq!(a["stats"], b["stats"]);
+    assert_eq!(problems(&a), problems(&b));
+    assert_eq!(
+        problems(&a),
+        vec!["delivery-gap", "heartbeat-flood", "short-sessions"]
+    );
+    assert_eq!(live.status.code(), replayed.status.code());
+}
+
+#[test]
+fn sigterm_mid_recording_leaves_a_file_that_reads_to_its_last_line() {
+    let recording = tmp("sigterm.ndjson");
+    let mut child = inboxtop()
+        .args([
+            "check",
+            "--scenario",
+            "healthy",
+            "--time-scale",
+            "20",
+            "--duration",
+            "600s",
+            "--record",
+        ])
+        .arg(&recording)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&recording).map_or(0, |m| m.len()) < 20_000 {
+        assert!(Instant::now() < deadline, "the recording did not grow");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(
+        status.code().is_some(),
+        "inboxtop handles SIGTERM and exits by itself: {status:?}"
+    );
+    let reader = Reader::open(&recording).unwrap();
+    let all: Vec<_> = reader.collect();
+    assert!(
+        all.iter().all(Result::is_ok),
+        "every line parses after SIGTERM: {:?}",
+        all.iter().find(|r| r.is_err())
+    );
+    assert!(all.len() >= 5, "{} observations", all.len());
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn bad_recordings_get_errors_that_name_the_line() {
+    let good = tmp("good.ndjson");
+    let out = inboxtop()
+        .args([
+            "check",
+            "--scenario",
+            "silent-drop",
+            "--time-scale",
+            "50",
+            "--duration",
+            "100s",
+            "--record",
+        ])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some());
+    let text = std::fs::read_to_string(&good).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+
+    let foreign = tmp("foreign.txt");
+    write(&foreign, "hello, I am not a recording\n");
+    let out = inboxtop()
+        .args(["check", "--from"])
+        .arg(&foreign)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("line 1") && err.contains("not an inboxtop recording"),
+        "{err}"
+    );
+
+    let newer = tmp("newer.ndjson");
+    write(
+        &newer,
+        &(lines[0].replace("\"version\":1", "\"version\":99") + "\n"),
+    );
+    let out = inboxtop()
+        .args(["check", "--from"])
+        .arg(&newer)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("newer"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let corrupt = tmp("corrupt.ndjson");
+    write(
+        &corrupt,
+        &format!(
+            "{}\n{}\n{}\n{{oops\n{}\n",
+            lines[0], lines[1], lines[2], lines[3]
+        ),
+    );
+    let out = inboxtop()
+        .args(["check", "--format", "json", "--from"])
+        .arg(&corrupt)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 4"), "{err}");
+    let report = json_of(&out);
+    assert!(
+        report["duration_s"].is_number(),
+        "what was valid before the bad line is still judged"
+    );
+
+    let truncated = tmp("truncated.ndjson");
+    write(
+        &truncated,
+        &format!(
+            "{}\n{}\n{}",
+            lines[0],
+            lines[1],
+            &lines[2][..lines[2].len() / 2]
+        ),
+    );
+    let out = inboxtop()
+        .args(["check", "--from"])
+        .arg(&truncated)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3") && err.contains("truncated"), "{err}");
+}
+
+#[test]
+fn bad_arguments_and_unreachable_servers_exit_2_with_a_clear_message() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["watch", "--base-url", "ftp://example.com", "--agent", "a"],
+            "http",
+        ),
+        (
+            &[
+                "check",
+                "--base-url",
+                "http://127.0.0.1:9",
+                "--agent",
+                "a",
+                "--duration",
+                "2s",
+            ],
+            "never answered",
+        ),
+        (&["check", "--duration", "soon"], "examples"),
+        (&["demo", "--scenario", "nope"], "unknown scenario"),
+        (&["watch", "--base-url", "http://127.0.0.1:9"], "no agent"),
+    ];
+    for (args, message) in cases {
+        let out = inboxtop()
+            .env("INBOXTOP_API_KEY", "k")
+            .args(*args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(message),
+            "{args:?} should say {message:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn list_scenarios_names_all_eight() {
+    let out = inboxtop()
+        .args(["serve", "--list-scenarios"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "healthy",
+        "heartbeat-flood",
+        "silent-drop",
+        "idle-timeout",
+        "proxy-buffering",
+        "stall",
+        "auth-failure",
+        "flaky",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+    assert!(
+        text.contains("Expect:"),
+        "each scenario says what inboxtop should conclude"
+    );
+}
+
+#[test]
+fn help_never_shows_a_key_from_the_environment() {
+    let out = inboxtop()
+        .env("INBOXTOP_API_KEY", "sk_env_SHOULD_NOT_APPEAR")
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Usage"));
+    assert!(!text.contains("SHOULD_NOT_APPEAR"));
+}
