@@ -93,9 +93,6 @@ pub struct MonitorArgs {
     /// Append every observation to this NDJSON file as it happens
     #[arg(long, global = true, value_name = "FILE")]
     pub record: Option<PathBuf>,
-    /// Write the program's log to this file (nothing is ever logged to the terminal)
-    #[arg(long, global = true, value_name = "FILE")]
-    pub log_file: Option<PathBuf>,
 }
 
 /// The simulator's knobs.

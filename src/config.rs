@@ -53,7 +53,6 @@ pub struct Settings {
     pub max_event_bytes: usize,
     pub thresholds: Thresholds,
     pub record: Option<PathBuf>,
-    pub log_file: Option<PathBuf>,
     /// Things the user should know before the TUI takes the screen (printed to stderr).
     pub warnings: Vec<String>,
 }
@@ -182,7 +181,6 @@ pub fn merge(
             ..defaults
         },
         record: monitor.record.clone(),
-        log_file: monitor.log_file.clone(),
         warnings,
     })
 }

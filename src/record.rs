@@ -34,6 +34,9 @@ pub struct Header {
     /// Settings that affect the diagnosis, so `check --from` judges with the same thresholds.
     pub expect_heartbeat_ms: (u64, u64),
     pub delivery_grace_ms: u64,
+    /// Sessions younger than this are short (scaled with a simulator's time scale).
+    #[serde(default)]
+    pub short_session_ms: Option<u64>,
     /// What was watched: "live", "demo healthy", …
     pub source: String,
 }
@@ -59,6 +62,7 @@ impl Header {
                 thresholds.heartbeat_max.as_millis() as u64,
             ),
             delivery_grace_ms: thresholds.delivery_grace.as_millis() as u64,
+            short_session_ms: Some(thresholds.short_session.as_millis() as u64),
             source: source.into(),
         }
     }
@@ -69,6 +73,9 @@ impl Header {
         t.heartbeat_min = Duration::from_millis(self.expect_heartbeat_ms.0);
         t.heartbeat_max = Duration::from_millis(self.expect_heartbeat_ms.1);
         t.delivery_grace = Duration::from_millis(self.delivery_grace_ms);
+        if let Some(ms) = self.short_session_ms {
+            t.short_session = Duration::from_millis(ms);
+        }
         t
     }
 }

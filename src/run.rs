@@ -612,7 +612,10 @@ async fn replay(settings: Settings, args: ReplayArgs) -> Result<ExitCode> {
         base_url: header.base_url.clone(),
         agent: header.agent.clone(),
         key_masked: "(not recorded)".into(),
-        mode: format!("replay: {} ({}×)", args.file.display(), args.speed),
+        mode: match args.speed {
+            0.0 => format!("replay: {} (max speed)", args.file.display()),
+            speed => format!("replay: {} ({speed}×)", args.file.display()),
+        },
         expected_heartbeat: (thresholds.heartbeat_min, thresholds.heartbeat_max),
     };
     let context = ReportContext {

@@ -134,7 +134,7 @@ pub fn draw(
     };
     let main = Layout::default()
         .direction(direction)
-        .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
+        .constraints([Constraint::Percentage(50), Constraint::Percentage(50)])
         .split(rows[3]);
     let log_len = log::render(frame, main[0], m, view, theme);
     let inbox_len = inbox::render(frame, main[1], m, view, theme);
