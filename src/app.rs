@@ -65,6 +65,14 @@ impl App {
             self.view.status = None;
             self.status_until = None;
         }
+        // Debug builds only: lets the real-terminal test prove a panic inside a draw restores the
+        // terminal. Release builds do not contain this.
+        if cfg!(debug_assertions)
+            && std::env::var_os("INBOXTOP_DEBUG_PANIC_IN_DRAW").is_some()
+            && self.frames == 2
+        {
+            panic!("INBOXTOP_DEBUG_PANIC_IN_DRAW: a deliberate panic inside a draw");
+        }
         let mut info = ui::DrawInfo::default();
         terminal
             .draw(|f| info = ui::draw(f, &self.monitor, &self.view, &self.target, self.theme))

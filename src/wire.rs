@@ -262,3 +262,84 @@ mod tests {
         assert!(heartbeat_timestamp(r#"{"timestamp":12}"#).is_none());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Property tests over untrusted JSON: whatever a server sends, reading it never panics and
+    //! never keeps more than the bounds allow.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            ".{0,40}".prop_map(Value::String),
+            prop::sample::select(vec![
+                "id",
+                "messageId",
+                "content",
+                "createdAt",
+                "2026-11-25T03:00:00Z",
+                "from"
+            ])
+            .prop_map(|s| Value::String(s.to_string())),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::vec(
+                    (
+                        prop::sample::select(vec![
+                            "id",
+                            "messageId",
+                            "content",
+                            "from",
+                            "fromAgentId",
+                            "createdAt",
+                            "data",
+                            "messages",
+                            "error",
+                            "code"
+                        ]),
+                        inner
+                    ),
+                    0..8
+                )
+                .prop_map(|kv| Value::Object(
+                    kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_json_reads_without_panic(v in json_value()) {
+            if let Some(m) = WireMessage::from_json(&v) {
+                prop_assert!(m.content.chars().count() <= MAX_CONTENT_CHARS);
+            }
+            let wrapped = serde_json::json!({"success": true, "data": {"messages": [v.clone(), v.clone()]}});
+            if let Some((messages, unreadable)) = peek_messages(&wrapped) {
+                prop_assert_eq!(messages.len() + unreadable as usize, 2);
+            }
+            let body = serde_json::to_vec(&v).unwrap();
+            let _ = ApiError::from_body(&body);
+        }
+
+        #[test]
+        fn any_bytes_as_an_error_body_are_cut(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
+            if let Some(e) = ApiError::from_body(&bytes) {
+                prop_assert!(e.summary().chars().count() <= 2 * MAX_BODY_EXCERPT + 64);
+            }
+        }
+
+        #[test]
+        fn any_text_as_a_heartbeat_is_fine(text in ".{0,200}") {
+            let _ = heartbeat_timestamp(&text);
+        }
+    }
+}

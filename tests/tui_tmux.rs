@@ -144,3 +144,88 @@ fn demo_runs_in_a_real_terminal_and_gives_it_back() {
         "alternate screen left on after quit"
     );
 }
+
+/// Whether the shell printed `{tag}:<exit status>:` (the command line shows `{tag}:$?:`).
+fn exited(screen: &str, tag: &str) -> bool {
+    screen
+        .match_indices(&format!("{tag}:"))
+        .any(|(i, m)| screen[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// Runs `stty` in the pane's shell and returns the screen once it answered. Markers are computed
+/// (`$((1 + 1))`), so the echoed command line can never match them.
+fn tty_is_sane(tmux: &Tmux, tag: &str) -> String {
+    let cmd = format!(
+        "stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | tr '\\n' ' '; echo {tag}:$((1 + 1)):"
+    );
+    tmux.keys(&[&cmd, "Enter"]);
+    tmux.wait_for("stty", |s| s.contains(&format!("{tag}:2:")))
+}
+
+#[test]
+fn a_panic_inside_a_draw_gives_the_terminal_back_with_the_message() {
+    let Some(tmux) = Tmux::start("panic") else {
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_inboxtop");
+    let cmd = format!("INBOXTOP_DEBUG_PANIC_IN_DRAW=1 {bin} demo; echo panic-exit:$?:");
+    tmux.keys(&[&cmd, "Enter"]);
+    let screen = tmux.wait_for("the shell after the panic", |s| exited(s, "panic-exit"));
+    assert!(
+        screen.contains("deliberate panic inside a draw"),
+        "the panic message is readable:\n{screen}"
+    );
+    assert!(
+        !tmux.alternate_screen_on(),
+        "alternate screen left on after a panic"
+    );
+    let screen = tty_is_sane(&tmux, "panic");
+    assert!(
+        screen.contains("icanon echo panic:2:"),
+        "raw mode left on after a panic:\n{screen}"
+    );
+}
+
+#[test]
+fn sigterm_gives_the_terminal_back() {
+    let Some(tmux) = Tmux::start("sigterm") else {
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_inboxtop");
+    // A seed no other test uses, so the process can be found.
+    let cmd = format!("{bin} demo --seed 424242; echo term-exit:$?:");
+    tmux.keys(&[&cmd, "Enter"]);
+    tmux.wait_for("the TUI", |s| s.contains("Event log"));
+    let killed = Command::new("pkill")
+        .args(["-TERM", "-f", "inboxtop demo --seed 424242"])
+        .status()
+        .expect("pkill");
+    assert!(killed.success(), "the demo process was found and signalled");
+    let screen = tmux.wait_for("the shell after SIGTERM", |s| exited(s, "term-exit"));
+    assert!(
+        screen.contains("term-exit:0:"),
+        "SIGTERM is a clean exit:\n{screen}"
+    );
+    assert!(!tmux.alternate_screen_on());
+    let screen = tty_is_sane(&tmux, "term");
+    assert!(
+        screen.contains("icanon echo term:2:"),
+        "raw mode left on after SIGTERM:\n{screen}"
+    );
+}
+
+#[test]
+fn an_error_at_startup_leaves_the_terminal_alone() {
+    let Some(tmux) = Tmux::start("starterr") else {
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_inboxtop");
+    let cmd = format!(
+        "INBOXTOP_API_KEY=k {bin} watch --base-url 'not a url' --agent a; echo start-exit:$?:"
+    );
+    tmux.keys(&[&cmd, "Enter"]);
+    let screen = tmux.wait_for("the error", |s| exited(s, "start-exit"));
+    assert!(screen.contains("start-exit:2:"), "exit 2:\n{screen}");
+    assert!(screen.contains("inboxtop:"), "a clear message:\n{screen}");
+    assert!(!tmux.alternate_screen_on());
+}
