@@ -657,3 +657,42 @@ async fn replay(settings: Settings, args: ReplayArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::Mono;
+
+    #[test]
+    fn export_writes_the_markdown_report_and_its_json_twin() {
+        let dir = std::env::temp_dir().join(format!("inboxtop-export-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut monitor = Monitor::new(Thresholds::default());
+        let wall = "2026-11-25T03:04:05Z".parse().unwrap();
+        monitor.apply(&Observation::new(
+            Mono::ZERO,
+            wall,
+            Kind::ConnectAttempt {
+                session: 1,
+                last_event_id: None,
+            },
+        ));
+        let context = ReportContext {
+            base_url: "http://user:hunter2@api.example.com".into(),
+            agent: "demo".into(),
+            client_version: "test".into(),
+            source: "live".into(),
+        };
+        let md = export(&monitor, &context, &dir).unwrap();
+        assert!(md.ends_with("inboxtop-report-20261125T030405Z.md"), "{md}");
+        let text = std::fs::read_to_string(&md).unwrap();
+        assert!(text.contains("## Environment") && text.contains("api.example.com"));
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("inboxtop-report-20261125T030405Z.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["stats"]["sessions"], 1);
+        assert!(!text.contains("hunter2") && !json.to_string().contains("hunter2"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
