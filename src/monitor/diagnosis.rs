@@ -871,3 +871,414 @@ fn delivery_latency(m: &Monitor) -> Option<Finding> {
         ]),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! Detector edges on synthetic timelines: just below and just above each threshold.
+    use super::*;
+    use crate::observation::{Kind, Observation};
+    use crate::wire::{ApiError, WireMessage};
+    use chrono::{DateTime, Utc};
+
+    struct Timeline {
+        m: Monitor,
+    }
+
+    fn wall(ms: u64) -> DateTime<Utc> {
+        "2026-11-25T03:00:00Z".parse::<DateTime<Utc>>().unwrap()
+            + chrono::Duration::milliseconds(ms as i64)
+    }
+
+    impl Timeline {
+        fn new() -> Self {
+            Timeline {
+                m: Monitor::new(Thresholds::default()),
+            }
+        }
+        fn with(t: Thresholds) -> Self {
+            Timeline { m: Monitor::new(t) }
+        }
+        fn at(&mut self, ms: u64, kind: Kind) -> &mut Self {
+            self.m
+                .apply(&Observation::new(Mono::from_millis(ms), wall(ms), kind));
+            self
+        }
+        fn open(&mut self, ms: u64, session: u64) -> &mut Self {
+            self.at(
+                ms,
+                Kind::ConnectAttempt {
+                    session,
+                    last_event_id: None,
+                },
+            );
+            self.response(ms, session, 200, "text/event-stream", None)
+        }
+        fn response(
+            &mut self,
+            ms: u64,
+            session: u64,
+            status: u16,
+            ct: &str,
+            enc: Option<&str>,
+        ) -> &mut Self {
+            self.at(
+                ms,
+                Kind::StreamResponse {
+                    session,
+                    status,
+                    content_type: Some(ct.into()),
+                    content_encoding: enc.map(Into::into),
+                    ttfb_ms: 1,
+                    retry_after_ms: None,
+                    headers: vec![],
+                    error: (status >= 400).then(|| ApiError {
+                        code: Some(format!("E_{status}")),
+                        ..ApiError::default()
+                    }),
+                },
+            )
+        }
+        fn event(
+            &mut self,
+            ms: u64,
+            session: u64,
+            event: &str,
+            id: Option<&str>,
+            data: String,
+        ) -> &mut Self {
+            self.at(
+                ms,
+                Kind::SseEvent {
+                    session,
+                    event: event.into(),
+                    id: id.map(Into::into),
+                    data,
+                    retry_ms: None,
+                },
+            )
+        }
+        fn beat(&mut self, ms: u64, session: u64, sent_ms: u64) -> &mut Self {
+            self.event(
+                ms,
+                session,
+                "heartbeat",
+                None,
+                format!("{{\"timestamp\":\"{}\"}}", wall(sent_ms).to_rfc3339()),
+            )
+        }
+        fn message(&mut self, ms: u64, session: u64, id: &str) -> &mut Self {
+            let data = format!(
+                "{{\"messageId\":\"{id}\",\"content\":\"hi\",\"createdAt\":\"{}\"}}",
+                wall(ms).to_rfc3339()
+            );
+            self.event(ms, session, "message", Some(id), data)
+        }
+        fn poll(&mut self, ms: u64, ids: &[(&str, u64)]) -> &mut Self {
+            let messages = ids
+                .iter()
+                .map(|(id, created)| WireMessage {
+                    id: Some((*id).into()),
+                    content: "hi".into(),
+                    created_at: Some(wall(*created)),
+                    ..WireMessage::default()
+                })
+                .collect();
+            self.at(
+                ms,
+                Kind::PollOk {
+                    elapsed_ms: 1,
+                    messages,
+                    unreadable: 0,
+                },
+            )
+        }
+        fn close(&mut self, ms: u64, session: u64, reason: CloseReason) -> &mut Self {
+            self.at(ms, Kind::StreamClosed { session, reason })
+        }
+        fn tick(&mut self, ms: u64) -> &mut Self {
+            self.at(ms, Kind::Tick)
+        }
+        fn kinds(&self) -> Vec<FindingKind> {
+            diagnose(&self.m)
+                .into_iter()
+                .filter(|f| f.severity >= Severity::Warning)
+                .map(|f| f.kind)
+                .collect()
+        }
+        fn has(&self, kind: FindingKind) -> bool {
+            diagnose(&self.m).iter().any(|f| f.kind == kind)
+        }
+    }
+
+    /// `n` heartbeats 1 s apart, with payload timestamps spaced `sent_gap_ms`.
+    fn beats(n: u64, sent_gap_ms: u64) -> Timeline {
+        let mut t = Timeline::new();
+        t.open(0, 1);
+        for i in 0..n {
+            t.beat(1000 + i * 1000, 1, 1000 + i * sent_gap_ms);
+        }
+        t
+    }
+
+    #[test]
+    fn flood_needs_five_fast_heartbeats_the_server_really_sent() {
+        assert!(!beats(4, 1000).has(FindingKind::HeartbeatFlood));
+        let five = beats(5, 1000);
+        assert!(five.has(FindingKind::HeartbeatFlood));
+        assert!(!five.has(FindingKind::ProxyBuffering));
+        // Same receive times, payload timestamps 15 s apart: a buffer, not a flood.
+        let held = beats(5, 15_000);
+        assert!(!held.has(FindingKind::HeartbeatFlood));
+        assert!(held.has(FindingKind::ProxyBuffering));
+        let f = diagnose(&five.m)
+            .into_iter()
+            .find(|f| f.kind == FindingKind::HeartbeatFlood)
+            .unwrap();
+        assert_eq!(f.severity, Severity::Error);
+        assert!(
+            f.evidence
+                .iter()
+                .any(|(k, v)| k == "heartbeats_in_burst" && v == 5)
+        );
+    }
+
+    #[test]
+    fn stalled_when_silent_stale_when_only_keepalives() {
+        let mut silent = Timeline::new();
+        silent.open(0, 1).tick(59_000);
+        assert!(
+            silent.kinds().is_empty(),
+            "59 s of silence is within 2 × 30 s"
+        );
+        silent.tick(61_000);
+        assert_eq!(silent.kinds(), vec![FindingKind::StreamStalled]);
+
+        let mut keepalive = Timeline::new();
+        keepalive.open(0, 1);
+        for s in (15..=60).step_by(15) {
+            keepalive.at(
+                s * 1000,
+                Kind::SseComment {
+                    session: 1,
+                    text: "keep-alive".into(),
+                },
+            );
+        }
+        keepalive.tick(61_000);
+        assert_eq!(keepalive.kinds(), vec![FindingKind::HeartbeatStale]);
+    }
+
+    fn sessions(ages_ms: &[u64], reason: CloseReason) -> Timeline {
+        let mut t = Timeline::new();
+        let mut now = 0;
+        for (i, age) in ages_ms.iter().enumerate() {
+            let id = i as u64 + 1;
+            t.open(now, id);
+            t.beat(now + 1, id, now + 1);
+            now += age;
+            t.close(now, id, reason.clone());
+            now += 500;
+        }
+        t
+    }
+
+    #[test]
+    fn a_reconnect_loop_needs_three_short_sessions() {
+        assert!(!sessions(&[1000, 1000], CloseReason::Eof).has(FindingKind::ShortSessions));
+        assert!(sessions(&[1000, 1000, 1000], CloseReason::Eof).has(FindingKind::ShortSessions));
+        assert!(
+            !sessions(&[11_000, 11_000, 11_000], CloseReason::Eof).has(FindingKind::ShortSessions)
+        );
+    }
+
+    #[test]
+    fn idle_timeout_is_sessions_ending_at_one_age() {
+        let reset = CloseReason::Reset {
+            detail: "cut".into(),
+        };
+        assert!(
+            sessions(&[100_000, 100_500, 101_000], reset.clone())
+                .has(FindingKind::ProxyIdleTimeout)
+        );
+        assert!(
+            !sessions(&[100_000, 110_000, 120_000], reset.clone())
+                .has(FindingKind::ProxyIdleTimeout)
+        );
+        assert!(!sessions(&[100_000, 100_000], reset).has(FindingKind::ProxyIdleTimeout));
+        // Our own read timeout ends sessions at a constant age too; that is not a proxy.
+        let ours = CloseReason::Timeout { idle_ms: 90_000 };
+        assert!(!sessions(&[100_000, 100_000, 100_000], ours).has(FindingKind::ProxyIdleTimeout));
+    }
+
+    #[test]
+    fn delivery_gap_after_the_grace_and_only_when_the_stream_had_a_chance() {
+        let mut t = Timeline::new();
+        t.poll(0, &[("old", 0)])
+            .open(100, 1)
+            .beat(200, 1, 200)
+            .poll(1000, &[("old", 0), ("new", 900)]);
+        t.tick(10_900);
+        assert!(
+            !t.has(FindingKind::DeliveryGap),
+            "9.9 s is within the grace"
+        );
+        t.tick(11_100);
+        assert!(t.has(FindingKind::DeliveryGap), "10.1 s is past it");
+        assert!(
+            !t.m.inbox.get("old").unwrap().only_polled(),
+            "the first poll's messages are preexisting"
+        );
+        t.message(11_200, 1, "new");
+        assert!(
+            !t.has(FindingKind::DeliveryGap),
+            "streamed late is no longer a gap"
+        );
+
+        let mut down = Timeline::new();
+        down.poll(0, &[])
+            .open(100, 1)
+            .close(200, 1, CloseReason::Eof)
+            .poll(1000, &[("m", 900)])
+            .tick(30_000);
+        assert!(
+            !down.has(FindingKind::DeliveryGap),
+            "the stream was down: it had no chance"
+        );
+    }
+
+    #[test]
+    fn http_classes_content_types_and_counted_faults() {
+        for (status, kind) in [
+            (401, FindingKind::AuthFailed),
+            (403, FindingKind::AuthFailed),
+            (404, FindingKind::NotFound),
+            (429, FindingKind::RateLimited),
+            (503, FindingKind::ServerErrors),
+        ] {
+            let mut t = Timeline::new();
+            t.at(
+                0,
+                Kind::ConnectAttempt {
+                    session: 1,
+                    last_event_id: None,
+                },
+            );
+            t.response(1, 1, status, "application/json", None);
+            assert_eq!(t.kinds(), vec![kind], "status {status}");
+            let f = diagnose(&t.m).into_iter().next().unwrap();
+            assert!(
+                f.evidence
+                    .iter()
+                    .any(|(_, v)| v.to_string().contains(&format!("E_{status}"))),
+                "{f:?}"
+            );
+        }
+        let mut html = Timeline::new();
+        html.at(
+            0,
+            Kind::ConnectAttempt {
+                session: 1,
+                last_event_id: None,
+            },
+        );
+        html.response(1, 1, 200, "text/html", None);
+        assert_eq!(html.kinds(), vec![FindingKind::BadContentType]);
+        let mut gzip = Timeline::new();
+        gzip.at(
+            0,
+            Kind::ConnectAttempt {
+                session: 1,
+                last_event_id: None,
+            },
+        );
+        gzip.response(1, 1, 200, "text/event-stream", Some("gzip"));
+        assert!(gzip.has(FindingKind::BadContentType));
+
+        let mut t = Timeline::new();
+        t.open(0, 1).message(10, 1, "a").message(20, 1, "a");
+        t.event(30, 1, "message", None, "not json".into());
+        t.at(
+            40,
+            Kind::OversizedEvent {
+                session: 1,
+                bytes: 5_000_000,
+                limit: 1_048_576,
+            },
+        );
+        let kinds = t.kinds();
+        for kind in [
+            FindingKind::DuplicateDelivery,
+            FindingKind::MalformedEvent,
+            FindingKind::OversizedEvent,
+        ] {
+            assert!(kinds.contains(&kind), "{kind:?} in {kinds:?}");
+        }
+    }
+
+    #[test]
+    fn thirty_healthy_minutes_raise_no_warning() {
+        let mut t = Timeline::new();
+        t.poll(0, &[]).open(10, 1);
+        let mut polled: Vec<(String, u64)> = Vec::new();
+        for s in 1..=1800u64 {
+            let ms = s * 1000;
+            if s % 15 == 0 {
+                t.beat(ms, 1, ms);
+            }
+            if s % 4 == 0 {
+                let id = format!("m{s}");
+                t.message(ms, 1, &id);
+                polled.push((id, ms));
+            }
+            if s % 5 == 0 {
+                let ids: Vec<(&str, u64)> = polled
+                    .iter()
+                    .rev()
+                    .take(50)
+                    .map(|(i, c)| (i.as_str(), *c))
+                    .collect();
+                t.poll(ms + 20, &ids);
+            }
+            t.tick(ms + 500);
+        }
+        assert!(t.kinds().is_empty(), "false alarm: {:?}", diagnose(&t.m));
+        assert!(t.has(FindingKind::DeliveryLatency));
+    }
+
+    #[test]
+    fn scaled_thresholds_judge_a_compressed_timeline_the_same() {
+        let outage = |scale: u64, thresholds: Thresholds| {
+            let mut t = Timeline::with(thresholds);
+            t.poll(0, &[]);
+            let mut now = 10;
+            for session in 1..=4 {
+                t.open(now, session);
+                if session == 1 {
+                    // A message lands while the loop goes on; the stream never carries it.
+                    t.poll(now + 1, &[("lost", now)]);
+                }
+                for i in 0..25 {
+                    let at = now + i * 60 / scale;
+                    t.beat(at, session, at);
+                }
+                now += 1500 / scale;
+                t.close(now, session, CloseReason::Eof);
+                now += 2000 / scale;
+            }
+            t.tick(now + 20_000 / scale);
+            let mut k = t.kinds();
+            k.sort_by_key(|k| k.name());
+            k
+        };
+        let real = outage(1, Thresholds::default());
+        assert_eq!(
+            real,
+            vec![
+                FindingKind::DeliveryGap,
+                FindingKind::HeartbeatFlood,
+                FindingKind::ShortSessions
+            ]
+        );
+        assert_eq!(outage(10, Thresholds::default().scaled(10.0)), real);
+    }
+}
