@@ -180,3 +180,96 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::Thresholds;
+    use crate::observation::{Kind, Mono};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::backend::TestBackend;
+
+    fn target() -> Target {
+        Target {
+            base_url: "http://127.0.0.1:1".into(),
+            agent: "demo".into(),
+            key_masked: "••••".into(),
+            mode: "test".into(),
+            expected_heartbeat: (Duration::from_secs(15), Duration::from_secs(30)),
+        }
+    }
+
+    fn key(c: char) -> io::Result<Event> {
+        Ok(Event::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )))
+    }
+
+    fn heartbeat(i: u64) -> Observation {
+        let wall = chrono::DateTime::UNIX_EPOCH + chrono::Duration::milliseconds(i as i64);
+        Observation::new(
+            Mono::from_millis(i),
+            wall,
+            Kind::SseEvent {
+                session: 1,
+                event: "heartbeat".into(),
+                id: None,
+                data: "{}".into(),
+                retry_ms: None,
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn a_flood_is_coalesced_into_few_frames_and_keys_become_commands() {
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+        let mut app = App::new(Monitor::new(Thresholds::default()), target());
+        let (obs_tx, obs_rx) = mpsc::channel(100_000);
+        for i in 0..50_000 {
+            obs_tx.try_send(heartbeat(i)).unwrap();
+        }
+        let (key_tx, key_rx) = mpsc::unbounded_channel::<io::Result<Event>>();
+        let events = tokio_stream::wrappers::UnboundedReceiverStream::new(key_rx);
+        let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
+        let driver = tokio::spawn(async move {
+            // Keys arrive while the flood is being folded in.
+            for c in ['r', 's', 'e'] {
+                key_tx.send(key(c)).unwrap();
+                tokio::task::yield_now().await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            key_tx.send(key('q')).unwrap();
+            (key_tx, obs_tx)
+        });
+        let mut exports = 0;
+        run(&mut terminal, &mut app, obs_rx, events, cmd_tx, |_| {
+            exports += 1;
+            "report written to ./r.md".into()
+        })
+        .await
+        .unwrap();
+        let _keep_channels_open = driver.await.unwrap();
+        assert_eq!(app.monitor.events_total, 50_000, "no observation lost");
+        assert!(
+            app.frames >= 1 && app.frames < 100,
+            "{} frames for 50 000 observations",
+            app.frames
+        );
+        assert_eq!(cmd_rx.try_recv().ok(), Some(Command::Reconnect));
+        assert_eq!(cmd_rx.try_recv().ok(), Some(Command::Probe));
+        assert_eq!(exports, 1);
+        assert_eq!(app.view.status.as_deref(), Some("report written to ./r.md"));
+        let screen: String = terminal
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect();
+        assert!(
+            screen.contains("report written to"),
+            "the export status shows in the footer"
+        );
+    }
+}

@@ -202,12 +202,17 @@ fn footer(frame: &mut Frame, area: Rect, view: &ViewState, theme: Theme) {
         ]);
         s
     };
+    // A status (e.g. where a report was written) goes first, so a narrow footer never hides it.
     if let Some(status) = &view.status {
-        spans.push(Span::raw("  │ "));
-        spans.push(Span::styled(
-            crate::sanitize::line(status).into_owned(),
-            theme.fg(Color::Green),
-        ));
+        let mut first = vec![
+            Span::styled(
+                format!("{} ", crate::sanitize::line(status)),
+                theme.fg(Color::Green).add_modifier(Modifier::BOLD),
+            ),
+            Span::raw("│ "),
+        ];
+        first.append(&mut spans);
+        spans = first;
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -238,3 +243,6 @@ pub fn human(d: Duration) -> String {
 pub(crate) fn skip_for(selected: usize, height: usize) -> usize {
     selected.saturating_sub(height.saturating_sub(1))
 }
+
+#[cfg(test)]
+mod tests;
