@@ -582,7 +582,16 @@ fn stream_had_a_chance(m: &Monitor, polled: Mono) -> bool {
 
 /// Messages the inbox shows that the stream has not delivered, past the grace period.
 fn delivery_gap(m: &Monitor) -> Option<Finding> {
-    let grace = m.thresholds.delivery_grace;
+    // The stream may deliver late (a buffering proxy): a message is lost, not late, once it has
+    // waited longer than the latest delivery seen so far, plus the grace.
+    let latest_delivery = m
+        .inbox
+        .newest_first()
+        .filter_map(|e| e.stream_lead())
+        .filter(|lead| *lead > 0)
+        .max()
+        .map_or(Duration::ZERO, |ms| Duration::from_millis(ms as u64));
+    let grace = m.thresholds.delivery_grace + latest_delivery;
     let late: Vec<_> = m
         .inbox
         .only_polled()
@@ -616,7 +625,8 @@ fn delivery_gap(m: &Monitor) -> Option<Finding> {
         evidence: ev(&[
             ("messages_only_polled", json!(late.len())),
             ("oldest_wait_s", secs(oldest)),
-            ("grace_s", secs(grace)),
+            ("grace_s", secs(m.thresholds.delivery_grace)),
+            ("latest_stream_delivery_s", secs(latest_delivery)),
             ("example_ids", json!(ids)),
             ("messages_streamed_total", json!(m.inbox.streamed_total)),
             (
