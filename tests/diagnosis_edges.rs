@@ -1,0 +1,897 @@
+//! Detector edges through the public API: synthetic timelines fed to `Monitor::apply`, just below
+//! and just above every threshold. No network, no sleeps: time is whatever the observations say.
+
+use chrono::{DateTime, Utc};
+
+use inboxtop::monitor::{Finding, FindingKind, Monitor, Severity, Thresholds};
+use inboxtop::observation::{CloseReason, Kind, Mono, NetErrorClass, Observation};
+use inboxtop::wire::{ApiError, WireMessage};
+
+/// A synthetic timeline. Every time given to a method is in *simulated* milliseconds; `scale`
+/// compresses them (simulated ms × 1000 / scale = monotonic µs), and wall = `base_wall` + that.
+struct Timeline {
+    m: Monitor,
+    base_wall: DateTime<Utc>,
+    scale: u64,
+}
+
+impl Timeline {
+    fn new() -> Self {
+        Timeline::with(Thresholds::default(), 1)
+    }
+
+    fn with(thresholds: Thresholds, scale: u64) -> Self {
+        Timeline {
+            m: Monitor::new(thresholds),
+            base_wall: "2026-11-25T03:00:00Z".parse().unwrap(),
+            scale,
+        }
+    }
+
+    fn us(&self, ms: u64) -> u64 {
+        ms * 1000 / self.scale
+    }
+
+    fn wall(&self, ms: u64) -> DateTime<Utc> {
+        self.base_wall + chrono::Duration::microseconds(self.us(ms) as i64)
+    }
+
+    fn rfc3339(&self, ms: u64) -> String {
+        self.wall(ms).to_rfc3339()
+    }
+
+    fn at(&mut self, ms: u64, kind: Kind) -> &mut Self {
+        let obs = Observation::new(Mono(self.us(ms)), self.wall(ms), kind);
+        self.m.apply(&obs);
+        self
+    }
+
+    fn attempt(&mut self, ms: u64, session: u64) -> &mut Self {
+        self.at(
+            ms,
+            Kind::ConnectAttempt {
+                session,
+                last_event_id: None,
+            },
+        )
+    }
+
+    fn respond(
+        &mut self,
+        ms: u64,
+        session: u64,
+        status: u16,
+        content_type: &str,
+        encoding: Option<&str>,
+        error: Option<ApiError>,
+    ) -> &mut Self {
+        self.at(
+            ms,
+            Kind::StreamResponse {
+                session,
+                status,
+                content_type: Some(content_type.into()),
+                content_encoding: encoding.map(Into::into),
+                ttfb_ms: 3,
+                retry_after_ms: None,
+                headers: vec![],
+                error,
+            },
+        )
+    }
+
+    /// A connect attempt answered 200 text/event-stream at the same instant.
+    fn open(&mut self, ms: u64, session: u64) -> &mut Self {
+        self.attempt(ms, session)
+            .respond(ms, session, 200, "text/event-stream", None, None)
+    }
+
+    /// A connect attempt answered with a non-2xx status and an error envelope carrying `code`.
+    fn http(&mut self, ms: u64, session: u64, status: u16, code: &str) -> &mut Self {
+        let error = ApiError {
+            code: Some(code.into()),
+            message: Some("nope".into()),
+            ..ApiError::default()
+        };
+        self.attempt(ms, session).respond(
+            ms,
+            session,
+            status,
+            "application/json",
+            None,
+            Some(error),
+        )
+    }
+
+    fn event(
+        &mut self,
+        ms: u64,
+        session: u64,
+        event: &str,
+        id: Option<&str>,
+        data: String,
+    ) -> &mut Self {
+        self.at(
+            ms,
+            Kind::SseEvent {
+                session,
+                event: event.into(),
+                id: id.map(Into::into),
+                data,
+                retry_ms: None,
+            },
+        )
+    }
+
+    /// A heartbeat received at `ms` whose payload says it was sent at `sent_ms`.
+    fn heartbeat(&mut self, ms: u64, session: u64, sent_ms: u64) -> &mut Self {
+        let data = format!("{{\"timestamp\":\"{}\"}}", self.rfc3339(sent_ms));
+        self.event(ms, session, "heartbeat", None, data)
+    }
+
+    fn comment(&mut self, ms: u64, session: u64) -> &mut Self {
+        self.at(
+            ms,
+            Kind::SseComment {
+                session,
+                text: "keep-alive".into(),
+            },
+        )
+    }
+
+    /// A message event received at `ms`, created at `created_ms`.
+    fn message(&mut self, ms: u64, session: u64, id: &str, created_ms: u64) -> &mut Self {
+        let data = serde_json::json!({
+            "messageId": id,
+            "fromAgentId": "agent-a",
+            "content": "hello",
+            "createdAt": self.rfc3339(created_ms),
+        })
+        .to_string();
+        self.event(ms, session, "message", Some(id), data)
+    }
+
+    /// A successful peek listing `(id, created_ms)` messages.
+    fn poll(&mut self, ms: u64, messages: &[(&str, u64)]) -> &mut Self {
+        let messages = messages
+            .iter()
+            .map(|(id, created)| WireMessage {
+                id: Some((*id).into()),
+                from: Some("agent-a".into()),
+                content: "hello".into(),
+                content_len: 5,
+                created_at: Some(self.wall(*created)),
+                ..WireMessage::default()
+            })
+            .collect();
+        self.at(
+            ms,
+            Kind::PollOk {
+                elapsed_ms: 4,
+                messages,
+                unreadable: 0,
+            },
+        )
+    }
+
+    fn close(&mut self, ms: u64, session: u64, reason: CloseReason) -> &mut Self {
+        self.at(ms, Kind::StreamClosed { session, reason })
+    }
+
+    fn tick(&mut self, ms: u64) -> &mut Self {
+        self.at(ms, Kind::Tick)
+    }
+
+    fn find(&self, kind: FindingKind) -> Option<Finding> {
+        self.m.findings().into_iter().find(|f| f.kind == kind)
+    }
+
+    fn has(&self, kind: FindingKind) -> bool {
+        self.find(kind).is_some()
+    }
+
+    fn severity(&self, kind: FindingKind) -> Option<Severity> {
+        self.find(kind).map(|f| f.severity)
+    }
+
+    /// Warning-or-worse kinds, sorted by name.
+    fn alarms(&self) -> Vec<FindingKind> {
+        let mut k: Vec<_> = self
+            .m
+            .findings()
+            .into_iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .map(|f| f.kind)
+            .collect();
+        k.sort_by_key(|k| k.name());
+        k
+    }
+
+    /// Every finding as (kind, severity), sorted by name.
+    fn summary(&self) -> Vec<(FindingKind, Severity)> {
+        let mut k: Vec<_> = self
+            .m
+            .findings()
+            .into_iter()
+            .map(|f| (f.kind, f.severity))
+            .collect();
+        k.sort_by_key(|(k, _)| k.name());
+        k
+    }
+}
+
+fn evidence<'a>(f: &'a Finding, key: &str) -> &'a serde_json::Value {
+    &f.evidence
+        .iter()
+        .find(|(k, _)| k == key)
+        .unwrap_or_else(|| panic!("no evidence {key} in {f:?}"))
+        .1
+}
+
+// ---------------------------------------------------------------- heartbeat-flood / proxy-buffering
+
+/// One open session, then heartbeats received at `recv[i]` with payload timestamps `sent[i]`.
+fn beats(recv: &[u64], sent: &[u64]) -> Timeline {
+    assert_eq!(recv.len(), sent.len());
+    let mut t = Timeline::new();
+    t.open(0, 1);
+    for (r, s) in recv.iter().zip(sent) {
+        t.heartbeat(*r, 1, *s);
+    }
+    t
+}
+
+#[test]
+fn flood_needs_five_heartbeats_within_fifteen_seconds() {
+    let four = beats(&[1000, 2000, 3000, 4000], &[1000, 2000, 3000, 4000]);
+    assert!(
+        !four.has(FindingKind::HeartbeatFlood),
+        "{:?}",
+        four.alarms()
+    );
+    let five = beats(
+        &[1000, 2000, 3000, 4000, 5000],
+        &[1000, 2000, 3000, 4000, 5000],
+    );
+    let f = five
+        .find(FindingKind::HeartbeatFlood)
+        .expect("five in 4 s is a flood");
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(evidence(&f, "heartbeats_in_burst"), 5);
+    assert!(!five.has(FindingKind::ProxyBuffering));
+}
+
+#[test]
+fn flood_window_is_inclusive_of_exactly_fifteen_seconds() {
+    // Five beats spanning exactly 15 s: all within one heartbeat_min window.
+    let exact = [1000, 4750, 8500, 12_250, 16_000];
+    assert!(beats(&exact, &exact).has(FindingKind::HeartbeatFlood));
+    // The fifth one 1 ms later: never five within 15 s.
+    let wider = [1000, 4750, 8500, 12_250, 16_001];
+    assert!(!beats(&wider, &wider).has(FindingKind::HeartbeatFlood));
+}
+
+#[test]
+fn flood_requires_payload_spacing_at_most_half_the_minimum_interval() {
+    let recv = [1000, 2000, 3000, 4000, 5000];
+    // Payload timestamps 7.5 s apart (median = heartbeat_min / 2): still sent that fast.
+    let sent: Vec<u64> = (0..5).map(|i| 1000 + i * 7500).collect();
+    assert!(beats(&recv, &sent).has(FindingKind::HeartbeatFlood));
+    // 7.6 s apart: the server did not send them fast; no flood.
+    let sent: Vec<u64> = (0..5).map(|i| 1000 + i * 7600).collect();
+    let t = beats(&recv, &sent);
+    assert!(!t.has(FindingKind::HeartbeatFlood), "{:?}", t.alarms());
+}
+
+#[test]
+fn twenty_five_bunched_beats_sent_fifteen_seconds_apart_are_buffering_not_a_flood() {
+    // Sent every 15 s over 6 minutes, all received within 1.44 s after that.
+    let recv: Vec<u64> = (0..25).map(|i| 400_000 + i * 60).collect();
+    let sent: Vec<u64> = (0..25).map(|i| 10_000 + i * 15_000).collect();
+    let t = beats(&recv, &sent);
+    assert!(!t.has(FindingKind::HeartbeatFlood), "{:?}", t.alarms());
+    let f = t
+        .find(FindingKind::ProxyBuffering)
+        .expect("held and flushed together");
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(evidence(&f, "bunched_heartbeat_pairs"), 24);
+}
+
+#[test]
+fn buffering_needs_two_bunched_pairs() {
+    // One pair sent 15 s apart, received 60 ms apart: could be chance.
+    let one = beats(&[100_000, 100_060], &[60_000, 75_000]);
+    assert!(!one.has(FindingKind::ProxyBuffering));
+    let two = beats(&[100_000, 100_060, 100_120], &[60_000, 75_000, 90_000]);
+    assert!(two.has(FindingKind::ProxyBuffering));
+}
+
+#[test]
+fn buffering_needs_a_delay_spread_of_half_the_minimum_interval() {
+    // Two bunched pairs (sent ≥ 7.5 s apart, received 0.7 s apart), with the delay back to zero in
+    // between (a pair received as far apart as it was sent). The spread of delays is sent − 0.7 s.
+    let timeline = |gap: u64| {
+        let r = 100_000;
+        beats(
+            &[r, r + 700, r + gap, r + gap + 700],
+            &[r, r + gap, r + gap, r + 2 * gap],
+        )
+    };
+    // gap 8.1 s: spread 7.4 s < 7.5 s.
+    let narrow = timeline(8100);
+    assert!(!narrow.has(FindingKind::ProxyBuffering));
+    // gap 8.3 s: spread 7.6 s.
+    let wide = timeline(8300);
+    assert!(wide.has(FindingKind::ProxyBuffering));
+    assert!(!wide.has(FindingKind::HeartbeatFlood));
+}
+
+// ---------------------------------------------------------------- heartbeat-stale / stream-stalled
+
+fn keepalives_until(end_ms: u64) -> Timeline {
+    let mut t = Timeline::new();
+    t.open(0, 1);
+    let mut s = 15_000;
+    while s <= end_ms.min(60_000) {
+        t.comment(s, 1);
+        s += 15_000;
+    }
+    t.tick(end_ms);
+    t
+}
+
+#[test]
+fn keepalives_without_heartbeats_are_stale_not_stalled() {
+    let before = keepalives_until(59_900);
+    assert!(before.alarms().is_empty(), "{:?}", before.alarms());
+    let exact = keepalives_until(60_000);
+    assert!(
+        exact.alarms().is_empty(),
+        "60 s is exactly 2 × 30 s: {:?}",
+        exact.alarms()
+    );
+    let after = keepalives_until(61_000);
+    assert_eq!(after.alarms(), vec![FindingKind::HeartbeatStale]);
+    assert_eq!(
+        after.severity(FindingKind::HeartbeatStale),
+        Some(Severity::Warning)
+    );
+}
+
+#[test]
+fn a_heartbeat_resets_staleness() {
+    let mut t = Timeline::new();
+    t.open(0, 1).heartbeat(30_000, 1, 30_000);
+    for s in [45_000, 60_000, 75_000] {
+        t.comment(s, 1);
+    }
+    t.tick(89_000);
+    assert!(!t.has(FindingKind::HeartbeatStale), "59 s since the beat");
+    t.comment(90_000, 1).tick(91_000);
+    assert!(t.has(FindingKind::HeartbeatStale), "61 s since the beat");
+}
+
+#[test]
+fn total_silence_is_stalled_after_twice_the_longest_interval() {
+    let mut t = Timeline::new();
+    t.open(0, 1).tick(59_000);
+    assert!(t.alarms().is_empty(), "{:?}", t.alarms());
+    t.tick(60_000);
+    assert!(t.alarms().is_empty(), "exactly 60 s: {:?}", t.alarms());
+    t.tick(61_000);
+    assert_eq!(t.alarms(), vec![FindingKind::StreamStalled]);
+    let f = t.find(FindingKind::StreamStalled).unwrap();
+    assert_eq!(f.severity, Severity::Error);
+    assert!(
+        !t.has(FindingKind::HeartbeatStale),
+        "stalled supersedes stale"
+    );
+}
+
+#[test]
+fn stalled_is_measured_from_the_last_byte_not_the_open() {
+    let mut t = Timeline::new();
+    t.open(0, 1).comment(20_000, 1).tick(79_000);
+    assert!(!t.has(FindingKind::StreamStalled), "59 s since the comment");
+    t.tick(81_000);
+    assert!(t.has(FindingKind::StreamStalled), "61 s since the comment");
+}
+
+#[test]
+fn a_closed_stream_is_not_stalled() {
+    let mut t = Timeline::new();
+    t.open(0, 1)
+        .heartbeat(1000, 1, 1000)
+        .close(5000, 1, CloseReason::Eof)
+        .tick(200_000);
+    assert!(!t.has(FindingKind::StreamStalled));
+    assert!(!t.has(FindingKind::HeartbeatStale));
+}
+
+// ---------------------------------------------------------------- short-sessions / proxy-idle-timeout
+
+/// Sessions with the given open ages, each with one heartbeat, each ending with `reason`, 500 ms
+/// between them.
+fn sessions(ages_ms: &[u64], reason: CloseReason) -> Timeline {
+    let mut t = Timeline::new();
+    let mut now = 0;
+    for (i, age) in ages_ms.iter().enumerate() {
+        let id = i as u64 + 1;
+        t.open(now, id).heartbeat(now + 1, id, now + 1);
+        now += age;
+        t.close(now, id, reason.clone());
+        now += 500;
+    }
+    t
+}
+
+#[test]
+fn short_sessions_need_three() {
+    assert!(!sessions(&[1000, 1000], CloseReason::Eof).has(FindingKind::ShortSessions));
+    let three = sessions(&[1000, 1000, 1000], CloseReason::Eof);
+    let f = three.find(FindingKind::ShortSessions).unwrap();
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(evidence(&f, "short_sessions"), 3);
+}
+
+#[test]
+fn short_means_under_ten_seconds_open() {
+    assert!(sessions(&[9_999, 9_999, 9_999], CloseReason::Eof).has(FindingKind::ShortSessions));
+    assert!(!sessions(&[10_000, 10_000, 10_000], CloseReason::Eof).has(FindingKind::ShortSessions));
+}
+
+#[test]
+fn sessions_we_cancelled_are_not_a_reconnect_loop() {
+    let t = sessions(&[1000, 1000, 1000, 1000], CloseReason::Cancelled);
+    assert!(!t.has(FindingKind::ShortSessions), "{:?}", t.alarms());
+}
+
+fn reset() -> CloseReason {
+    CloseReason::Reset {
+        detail: "connection reset".into(),
+    }
+}
+
+#[test]
+fn idle_timeout_is_three_sessions_ending_at_one_age() {
+    let t = sessions(&[100_000, 100_500, 101_000], reset());
+    assert_eq!(
+        t.severity(FindingKind::ProxyIdleTimeout),
+        Some(Severity::Warning)
+    );
+    assert!(!sessions(&[100_000, 110_000, 120_000], reset()).has(FindingKind::ProxyIdleTimeout));
+    assert!(!sessions(&[100_000, 100_500], reset()).has(FindingKind::ProxyIdleTimeout));
+    assert!(
+        sessions(&[100_000, 100_000, 100_000], CloseReason::Eof).has(FindingKind::ProxyIdleTimeout)
+    );
+}
+
+#[test]
+fn idle_timeout_spread_edge_is_five_percent_of_the_median() {
+    // Spread 5 s, median 105 s: 5 ≤ 5.25.
+    assert!(sessions(&[100_000, 105_000, 105_000], reset()).has(FindingKind::ProxyIdleTimeout));
+    // Spread 6 s, median 106 s: 6 > 5.3.
+    assert!(!sessions(&[100_000, 106_000, 106_000], reset()).has(FindingKind::ProxyIdleTimeout));
+}
+
+#[test]
+fn our_own_read_timeout_is_not_a_proxy_idle_timeout() {
+    let ours = CloseReason::Timeout { idle_ms: 90_000 };
+    let t = sessions(&[100_000, 100_000, 100_000], ours);
+    assert!(!t.has(FindingKind::ProxyIdleTimeout));
+}
+
+// ---------------------------------------------------------------- delivery-gap
+
+#[test]
+fn delivery_gap_after_the_grace_while_the_stream_was_open() {
+    let mut t = Timeline::new();
+    t.poll(0, &[("old", 0)])
+        .open(100, 1)
+        .heartbeat(200, 1, 200)
+        .poll(1000, &[("old", 0), ("new", 900)])
+        .tick(10_900);
+    assert!(!t.has(FindingKind::DeliveryGap), "waited 9.9 s");
+    t.tick(11_100);
+    let f = t.find(FindingKind::DeliveryGap).expect("waited 10.1 s");
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(evidence(&f, "messages_only_polled"), 1);
+    assert_eq!(evidence(&f, "example_ids"), &serde_json::json!(["new"]));
+    assert!(
+        !t.m.inbox.get("old").unwrap().only_polled(),
+        "the first poll is preexisting"
+    );
+    t.message(11_200, 1, "new", 900);
+    assert!(
+        !t.has(FindingKind::DeliveryGap),
+        "streamed late: no longer a gap"
+    );
+    assert_eq!(t.m.stats().messages_only_polled, 0);
+}
+
+#[test]
+fn the_first_poll_is_never_a_gap_even_with_the_stream_open() {
+    let mut t = Timeline::new();
+    t.open(0, 1).poll(1000, &[("first", 900)]).tick(120_000);
+    assert!(!t.has(FindingKind::DeliveryGap));
+    // The second poll's new message is not preexisting.
+    t.poll(121_000, &[("first", 900), ("second", 120_500)])
+        .tick(131_200);
+    assert!(t.has(FindingKind::DeliveryGap));
+}
+
+#[test]
+fn messages_created_before_the_first_stream_opened_are_not_gaps() {
+    let timeline = |created: u64| {
+        let mut t = Timeline::new();
+        t.poll(0, &[])
+            .open(5000, 1)
+            .poll(6000, &[("m", created)])
+            .tick(30_000);
+        t
+    };
+    assert!(!timeline(4999).has(FindingKind::DeliveryGap));
+    assert!(timeline(5001).has(FindingKind::DeliveryGap));
+}
+
+#[test]
+fn no_gap_when_the_stream_was_down_and_never_came_back() {
+    let mut t = Timeline::new();
+    t.poll(0, &[])
+        .open(100, 1)
+        .close(200, 1, CloseReason::Eof)
+        .poll(1000, &[("m", 900)])
+        .tick(300_000);
+    assert!(!t.has(FindingKind::DeliveryGap));
+    assert_eq!(t.m.stats().messages_only_polled, 1);
+}
+
+#[test]
+fn a_stream_that_closes_within_the_grace_after_the_poll_had_no_chance() {
+    let timeline = |closed_at: u64| {
+        let mut t = Timeline::new();
+        t.poll(0, &[])
+            .open(100, 1)
+            .poll(1000, &[("m", 900)])
+            .close(closed_at, 1, CloseReason::Eof)
+            .tick(100_000);
+        t
+    };
+    assert!(
+        !timeline(10_900).has(FindingKind::DeliveryGap),
+        "open 9.9 s after"
+    );
+    assert!(
+        timeline(11_000).has(FindingKind::DeliveryGap),
+        "open 10 s after"
+    );
+}
+
+#[test]
+fn a_session_opened_after_the_poll_gets_the_grace_to_replay() {
+    let mut t = Timeline::new();
+    t.poll(0, &[])
+        .open(100, 1)
+        .close(200, 1, CloseReason::Eof)
+        .poll(1000, &[("m", 900)])
+        .open(5000, 2)
+        .tick(15_000);
+    assert!(
+        !t.has(FindingKind::DeliveryGap),
+        "reopened exactly 10 s ago"
+    );
+    t.tick(15_100);
+    assert!(t.has(FindingKind::DeliveryGap), "reopened 10.1 s ago");
+}
+
+#[test]
+fn the_grace_stretches_by_the_streams_latest_late_delivery() {
+    let mut t = Timeline::new();
+    t.poll(0, &[]).open(100, 1);
+    // "slow" is polled at 1 s and streamed 5 s later: the stream lags polling by up to 5 s.
+    t.poll(1000, &[("slow", 900)]).message(6000, 1, "slow", 900);
+    t.poll(7000, &[("slow", 900), ("lost", 6900)]).tick(21_900);
+    assert!(!t.has(FindingKind::DeliveryGap), "waited 14.9 s < 10 + 5");
+    t.tick(22_100);
+    assert!(t.has(FindingKind::DeliveryGap), "waited 15.1 s > 10 + 5");
+}
+
+// ---------------------------------------------------------------- HTTP and response classes
+
+#[test]
+fn http_statuses_map_to_their_findings_with_the_error_code() {
+    for (status, kind, severity) in [
+        (401, FindingKind::AuthFailed, Severity::Error),
+        (403, FindingKind::AuthFailed, Severity::Error),
+        (404, FindingKind::NotFound, Severity::Error),
+        (429, FindingKind::RateLimited, Severity::Warning),
+        (500, FindingKind::ServerErrors, Severity::Warning),
+        (503, FindingKind::ServerErrors, Severity::Warning),
+    ] {
+        let code = format!("E_CODE_{status}");
+        let mut t = Timeline::new();
+        t.http(0, 1, status, &code);
+        assert_eq!(t.alarms(), vec![kind], "status {status}");
+        let f = t.find(kind).unwrap();
+        assert_eq!(f.severity, severity, "status {status}");
+        assert_eq!(
+            evidence(&f, "error_codes"),
+            &serde_json::json!({ code.clone(): 1 }),
+            "status {status}"
+        );
+        assert!(f.summary.contains(&code), "{}", f.summary);
+    }
+}
+
+#[test]
+fn unclassified_statuses_raise_none_of_the_http_findings() {
+    for status in [400, 409, 499] {
+        let mut t = Timeline::new();
+        t.http(0, 1, status, "E_OTHER");
+        assert!(t.alarms().is_empty(), "status {status}: {:?}", t.alarms());
+        assert_eq!(t.m.stats().http_errors, 1);
+    }
+}
+
+#[test]
+fn a_failed_poll_counts_toward_the_same_http_class() {
+    let mut t = Timeline::new();
+    t.at(
+        0,
+        Kind::PollFailed {
+            elapsed_ms: 5,
+            status: Some(401),
+            class: None,
+            error: "401 Unauthorized".into(),
+            api_error: Some(ApiError {
+                code: Some("E_POLL_AUTH".into()),
+                ..ApiError::default()
+            }),
+        },
+    );
+    let f = t.find(FindingKind::AuthFailed).unwrap();
+    assert_eq!(
+        evidence(&f, "by_status"),
+        &serde_json::json!({"poll 401": 1})
+    );
+}
+
+#[test]
+fn bad_content_type_html_and_compressed_streams() {
+    let mut html = Timeline::new();
+    html.attempt(0, 1)
+        .respond(1, 1, 200, "text/html", None, None);
+    assert_eq!(html.alarms(), vec![FindingKind::BadContentType]);
+    assert_eq!(
+        html.severity(FindingKind::BadContentType),
+        Some(Severity::Error)
+    );
+
+    let mut gzip = Timeline::new();
+    gzip.attempt(0, 1)
+        .respond(1, 1, 200, "text/event-stream", Some("gzip"), None);
+    let f = gzip.find(FindingKind::BadContentType).unwrap();
+    assert_eq!(evidence(&f, "content_encoding"), "gzip");
+
+    // Parameters on the media type are fine.
+    let mut charset = Timeline::new();
+    charset
+        .attempt(0, 1)
+        .respond(1, 1, 200, "text/event-stream; charset=utf-8", None, None)
+        .heartbeat(2, 1, 2);
+    assert!(charset.alarms().is_empty(), "{:?}", charset.alarms());
+    assert_eq!(charset.m.stats().sessions_opened, 1);
+}
+
+#[test]
+fn network_errors_warn_then_error_at_three() {
+    let fail = |t: &mut Timeline, ms: u64, session: u64| {
+        t.attempt(ms, session).at(
+            ms + 1,
+            Kind::ConnectFailed {
+                session,
+                class: NetErrorClass::Refused,
+                error: "connection refused".into(),
+            },
+        );
+    };
+    let mut t = Timeline::new();
+    fail(&mut t, 0, 1);
+    fail(&mut t, 1000, 2);
+    assert_eq!(
+        t.severity(FindingKind::NetworkErrors),
+        Some(Severity::Warning)
+    );
+    fail(&mut t, 2000, 3);
+    assert_eq!(
+        t.severity(FindingKind::NetworkErrors),
+        Some(Severity::Error)
+    );
+}
+
+// ---------------------------------------------------------------- counted faults
+
+#[test]
+fn duplicate_delivery_is_a_second_stream_copy() {
+    let mut once = Timeline::new();
+    once.open(0, 1)
+        .message(10, 1, "a", 5)
+        .poll(20, &[("a", 5)])
+        .message(30, 1, "b", 25);
+    assert!(!once.has(FindingKind::DuplicateDelivery));
+
+    let mut twice = Timeline::new();
+    twice
+        .open(0, 1)
+        .message(10, 1, "a", 5)
+        .message(20, 1, "a", 5);
+    let f = twice.find(FindingKind::DuplicateDelivery).unwrap();
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(evidence(&f, "duplicates"), 1);
+    assert_eq!(twice.m.stats().stream_duplicates, 1);
+}
+
+#[test]
+fn malformed_message_events() {
+    let mut good = Timeline::new();
+    good.open(0, 1).message(10, 1, "a", 5);
+    // A heartbeat without a JSON payload is unreadable but not a malformed message.
+    good.event(20, 1, "heartbeat", None, "ping".into());
+    assert!(!good.has(FindingKind::MalformedEvent));
+
+    let mut bad = Timeline::new();
+    bad.open(0, 1)
+        .event(10, 1, "message", None, "not json".into());
+    let f = bad.find(FindingKind::MalformedEvent).unwrap();
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(evidence(&f, "events"), 1);
+
+    let mut not_a_message = Timeline::new();
+    not_a_message
+        .open(0, 1)
+        .event(10, 1, "message", None, "{\"foo\":1}".into());
+    assert!(not_a_message.has(FindingKind::MalformedEvent));
+}
+
+#[test]
+fn oversized_events() {
+    let mut t = Timeline::new();
+    t.open(0, 1).heartbeat(10, 1, 10);
+    assert!(!t.has(FindingKind::OversizedEvent));
+    t.at(
+        20,
+        Kind::OversizedEvent {
+            session: 1,
+            bytes: 5_000_000,
+            limit: 1_048_576,
+        },
+    );
+    let f = t.find(FindingKind::OversizedEvent).unwrap();
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(evidence(&f, "last_bytes"), 5_000_000);
+}
+
+// ---------------------------------------------------------------- whole timelines
+
+#[test]
+fn thirty_healthy_minutes_raise_no_warning() {
+    let mut t = Timeline::new();
+    t.poll(0, &[]).open(10, 1);
+    let mut listed: Vec<(String, u64)> = Vec::new();
+    for s in 1..=1800u64 {
+        let ms = s * 1000;
+        if s % 15 == 0 {
+            t.heartbeat(ms, 1, ms);
+        }
+        if s % 4 == 0 {
+            let id = format!("m{s}");
+            // Created 40 ms before the stream delivers it; polled 20 ms after.
+            t.message(ms, 1, &id, ms - 40);
+            listed.push((id, ms - 40));
+            let page: Vec<(&str, u64)> = listed
+                .iter()
+                .rev()
+                .take(50)
+                .map(|(i, c)| (i.as_str(), *c))
+                .collect();
+            t.poll(ms + 20, &page);
+        }
+        t.tick(ms + 500);
+    }
+    let findings = t.m.findings();
+    assert!(
+        findings.iter().all(|f| f.severity < Severity::Warning),
+        "false alarm: {findings:#?}"
+    );
+    let f = t
+        .find(FindingKind::DeliveryLatency)
+        .expect("latency is reported");
+    assert_eq!(f.severity, Severity::Info);
+    assert_eq!(evidence(&f, "messages"), 450);
+    assert_eq!(evidence(&f, "median_ms"), 40.0);
+    let stats = t.m.stats();
+    assert_eq!(stats.heartbeats, 120);
+    assert_eq!(stats.messages_streamed, 450);
+    assert_eq!(stats.messages_polled, 450);
+    assert_eq!(stats.messages_only_polled, 0);
+    assert_eq!(stats.sessions, 1);
+}
+
+#[test]
+fn delivery_latency_needs_three_streamed_messages() {
+    let mut t = Timeline::new();
+    t.open(0, 1)
+        .message(100, 1, "a", 50)
+        .message(200, 1, "b", 150);
+    assert!(!t.has(FindingKind::DeliveryLatency));
+    t.message(300, 1, "c", 250);
+    assert!(t.has(FindingKind::DeliveryLatency));
+}
+
+/// An outage, in simulated milliseconds, played `scale` times faster.
+fn outage(thresholds: Thresholds, scale: u64) -> Timeline {
+    let mut t = Timeline::with(thresholds, scale);
+    t.poll(0, &[]);
+    // A reconnect loop: four sessions of 2 s, the first one flooding heartbeats.
+    let mut now = 1000;
+    for session in 1..=4 {
+        t.open(now, session);
+        if session == 1 {
+            for i in 0..6 {
+                t.heartbeat(now + 100 + i * 250, 1, now + 100 + i * 250);
+            }
+            // A message lands in the inbox; the stream never carries it.
+            t.poll(now + 500, &[("lost", now + 400)]);
+        }
+        now += 2000;
+        t.close(now, session, CloseReason::Eof);
+        now += 1000;
+    }
+    // One 503 before the stream comes back.
+    t.http(now, 5, 503, "E_UNAVAILABLE");
+    now += 1000;
+    // Three sessions cut at 100 s by a proxy, with healthy heartbeats and streamed messages.
+    for session in 6..=8 {
+        let opened = now;
+        t.open(opened, session);
+        for k in 1..=6 {
+            let at = opened + k * 15_000;
+            t.heartbeat(at, session, at);
+        }
+        let id = format!("ok{session}");
+        t.message(opened + 20_000, session, &id, opened + 19_800);
+        t.poll(
+            opened + 21_000,
+            &[("lost", 1400), (id.as_str(), opened + 19_800)],
+        );
+        now = opened + 100_000;
+        t.close(now, session, reset());
+        now += 1000;
+    }
+    // A session that goes silent.
+    t.open(now, 9).heartbeat(now + 1000, 9, now + 1000);
+    t.tick(now + 1000 + 70_000);
+    t
+}
+
+#[test]
+fn scaled_thresholds_judge_a_compressed_outage_the_same() {
+    let real = outage(Thresholds::default(), 1);
+    let expected = vec![
+        (FindingKind::DeliveryGap, Severity::Error),
+        (FindingKind::DeliveryLatency, Severity::Info),
+        (FindingKind::HeartbeatFlood, Severity::Error),
+        (FindingKind::ProxyIdleTimeout, Severity::Warning),
+        (FindingKind::ServerErrors, Severity::Warning),
+        (FindingKind::ShortSessions, Severity::Error),
+        (FindingKind::StreamStalled, Severity::Error),
+    ];
+    assert_eq!(real.summary(), expected, "{:#?}", real.m.findings());
+
+    let fast = outage(Thresholds::default().scaled(100.0), 100);
+    assert_eq!(fast.summary(), expected, "{:#?}", fast.m.findings());
+
+    // The scaling is what makes them agree: default thresholds misjudge the compressed run.
+    let misjudged = outage(Thresholds::default(), 100);
+    assert_ne!(misjudged.summary(), expected);
+}
