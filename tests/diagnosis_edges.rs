@@ -470,6 +470,8 @@ fn idle_timeout_is_three_sessions_ending_at_one_age() {
 fn idle_timeout_spread_edge_is_five_percent_of_the_median() {
     // Spread 5 s, median 105 s: 5 ≤ 5.25.
     assert!(sessions(&[100_000, 105_000, 105_000], reset()).has(FindingKind::ProxyIdleTimeout));
+    // Spread 5 s, median 100 s: exactly 5 %, still one age.
+    assert!(sessions(&[95_000, 100_000, 100_000], reset()).has(FindingKind::ProxyIdleTimeout));
     // Spread 6 s, median 106 s: 6 > 5.3.
     assert!(!sessions(&[100_000, 106_000, 106_000], reset()).has(FindingKind::ProxyIdleTimeout));
 }
@@ -894,4 +896,30 @@ fn scaled_thresholds_judge_a_compressed_outage_the_same() {
     // The scaling is what makes them agree: default thresholds misjudge the compressed run.
     let misjudged = outage(Thresholds::default(), 100);
     assert_ne!(misjudged.summary(), expected);
+}
+
+#[test]
+fn scaled_thresholds_keep_a_compressed_healthy_stream_healthy() {
+    let healthy = |thresholds: Thresholds| {
+        let mut t = Timeline::with(thresholds, 100);
+        t.poll(0, &[]).open(10, 1);
+        for s in 1..=300u64 {
+            let ms = s * 1000;
+            if s % 15 == 0 {
+                t.heartbeat(ms, 1, ms);
+            }
+            if s % 4 == 0 {
+                let id = format!("m{s}");
+                t.message(ms, 1, &id, ms - 40);
+                t.poll(ms + 20, &[(id.as_str(), ms - 40)]);
+            }
+            t.tick(ms + 500);
+        }
+        t
+    };
+    let scaled = healthy(Thresholds::default().scaled(100.0));
+    assert!(scaled.alarms().is_empty(), "{:#?}", scaled.m.findings());
+    // Unscaled, heartbeats every 150 ms of real time are a flood.
+    let unscaled = healthy(Thresholds::default());
+    assert!(unscaled.has(FindingKind::HeartbeatFlood));
 }
