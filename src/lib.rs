@@ -15,6 +15,8 @@ pub mod secret;
 pub mod sim;
 pub mod source;
 pub mod terminal;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod ui;
 pub mod view;
 pub mod wire;
