@@ -26,6 +26,9 @@ pub struct Thresholds {
     pub short_sessions: usize,
     /// Sessions ending at ages within this fraction of each other look like an idle timeout.
     pub idle_spread: f64,
+    /// Simulated seconds per real second of what is watched (1 for a real server). The limits
+    /// above are in real time; reports multiply by this to speak in the simulator's seconds.
+    pub time_scale: f64,
 }
 
 impl Default for Thresholds {
@@ -38,11 +41,22 @@ impl Default for Thresholds {
             short_session: Duration::from_secs(10),
             short_sessions: 3,
             idle_spread: 0.05,
+            time_scale: 1.0,
         }
     }
 }
 
 impl Thresholds {
+    /// A duration of real (monotonic) time as the watched system counts it: simulated seconds
+    /// for a scaled simulator, itself otherwise. Every duration a person reads goes through here.
+    pub fn shown(&self, real: Duration) -> Duration {
+        if self.time_scale.is_finite() && self.time_scale > 0.0 {
+            real.mul_f64(self.time_scale)
+        } else {
+            real
+        }
+    }
+
     /// The same thresholds for a simulator that plays `time_scale` simulated seconds per second.
     pub fn scaled(&self, time_scale: f64) -> Thresholds {
         let f = if time_scale.is_finite() && time_scale > 0.0 {
@@ -56,6 +70,7 @@ impl Thresholds {
             heartbeat_max: s(self.heartbeat_max),
             delivery_grace: s(self.delivery_grace),
             short_session: s(self.short_session),
+            time_scale: self.time_scale * f,
             ..self.clone()
         }
     }

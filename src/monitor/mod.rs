@@ -9,6 +9,7 @@ pub mod inbox;
 pub mod log;
 pub mod rate;
 pub mod ring;
+pub mod verdict;
 
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -21,6 +22,7 @@ use inbox::{Inbox, Sighting};
 use log::{EntryKind, EventLog};
 use rate::{Heartbeat, HeartbeatRate};
 use ring::Ring;
+pub use verdict::{Judgement, Verdict};
 
 /// Incidents of each kind remembered in detail (counts stay exact).
 pub const INCIDENT_HISTORY: usize = 256;
