@@ -1,11 +1,12 @@
-//! Command-line interface (clap derive). Only parsing lives here; `config` merges it with the
-//! config file and the environment, and `run` carries the commands out.
+//! Command-line interface (clap derive). Only flags are parsed here — clap reads no environment
+//! variable: `config` merges the flags with the environment and the config file (the one place
+//! precedence is decided), and `cmd` carries the commands out.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::sim::Scenario;
+use crate::sim::{Scenario, SimConfig};
 
 /// A terminal monitor for an agent's inbox: the live SSE stream and the polled inbox side by side,
 /// and a diagnosis of what is wrong, with evidence.
@@ -33,16 +34,22 @@ pub enum Command {
     Serve(ServeArgs),
     /// The TUI over a recorded session.
     Replay(ReplayArgs),
+    /// Print the effective settings and where each came from (the API key masked).
+    Config(ConfigArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
 }
 
 /// Where to find the server and who to be.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServerArgs {
     /// Base URL of the API [env: INBOXTOP_BASE_URL] [config: base_url]
-    #[arg(long, env = "INBOXTOP_BASE_URL", hide_env = true)]
+    #[arg(long)]
     pub base_url: Option<String>,
     /// Agent id sent in the agent header [env: INBOXTOP_AGENT] [config: agent]
-    #[arg(long, env = "INBOXTOP_AGENT", hide_env = true)]
+    #[arg(long)]
     pub agent: Option<String>,
     /// Read the API key from this file (first line). The key can also come from INBOXTOP_API_KEY or
     /// the config file (api_key).
@@ -50,21 +57,15 @@ pub struct ServerArgs {
     pub api_key_file: Option<PathBuf>,
     /// The API key itself. Visible to anyone who can list processes: prefer INBOXTOP_API_KEY or
     /// --api-key-file.
-    #[arg(long, value_name = "KEY", hide_env_values = true)]
+    #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
 }
 
 /// Settings of the monitor itself, shared by every command that monitors.
 #[derive(Debug, Clone, Default, Args)]
 pub struct MonitorArgs {
-    /// Config file to read instead of the platform default (see the README)
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILE",
-        env = "INBOXTOP_CONFIG",
-        hide_env = true
-    )]
+    /// Config file to read instead of the platform default (see the README) [env: INBOXTOP_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Expected heartbeat interval, one duration or a range [default: 15s..30s]
     #[arg(long, global = true, value_name = "MIN..MAX", value_parser = parse_range)]
@@ -95,27 +96,43 @@ pub struct MonitorArgs {
     pub record: Option<PathBuf>,
 }
 
-/// The simulator's knobs.
-#[derive(Debug, Clone, Args)]
+/// The simulator's knobs. Their defaults are the simulator's own (`SimConfig::default()`), for
+/// the flags and for [`SimArgs::default`] alike.
+#[derive(Debug, Clone, PartialEq, Args)]
 pub struct SimArgs {
     /// Scenario to play (see --list-scenarios)
-    #[arg(long, default_value = "healthy")]
+    #[arg(long, default_value_t = SimConfig::default().scenario)]
     pub scenario: Scenario,
     /// List the scenarios and what inboxtop should conclude from each, then exit
     #[arg(long)]
     pub list_scenarios: bool,
     /// Play this many simulated seconds per real second
-    #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale)]
+    #[arg(long, default_value_t = SimConfig::default().time_scale, value_parser = parse_time_scale)]
     pub time_scale: f64,
     /// Heartbeat interval of the simulated server (simulated time)
-    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, default_value = duration_text(SimConfig::default().heartbeat_interval), value_parser = parse_duration)]
     pub heartbeat_interval: Duration,
     /// Mean gap between messages from simulated peers (simulated time)
-    #[arg(long, default_value = "4s", value_parser = parse_duration)]
+    #[arg(long, default_value = duration_text(SimConfig::default().peer_interval), value_parser = parse_duration)]
     pub peer_interval: Duration,
     /// Seed of the simulator's randomness
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = SimConfig::default().seed)]
     pub seed: u64,
+}
+
+impl Default for SimArgs {
+    /// What `inboxtop demo` with no flags plays.
+    fn default() -> Self {
+        let sim = SimConfig::default();
+        SimArgs {
+            scenario: sim.scenario,
+            list_scenarios: false,
+            time_scale: sim.time_scale,
+            heartbeat_interval: sim.heartbeat_interval,
+            peer_interval: sim.peer_interval,
+            seed: sim.seed,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -145,7 +162,7 @@ pub struct CheckArgs {
     #[arg(long, conflicts_with = "base_url")]
     pub scenario: Option<Scenario>,
     /// Play this many simulated seconds per real second (with --scenario)
-    #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale)]
+    #[arg(long, default_value_t = SimConfig::default().time_scale, value_parser = parse_time_scale)]
     pub time_scale: f64,
     /// Write the report to this file instead of standard output
     #[arg(long, short, value_name = "FILE")]
@@ -181,9 +198,26 @@ pub struct ReplayArgs {
     pub from: Option<Duration>,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    pub shell: clap_complete::Shell,
+}
+
 /// `60s`, `1m30s`, `500ms`, `2h`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (examples: 500ms, 15s, 2m)"))
+}
+
+/// A duration as `parse_duration` reads it back: `15s`, `1m 30s`, `500ms`.
+pub fn duration_text(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
 }
 
 /// `15s..30s` or a single `15s` (both ends equal).
@@ -227,6 +261,29 @@ mod tests {
     #[test]
     fn the_cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sim_args_default_to_what_the_flags_default_to() {
+        let Some(Command::Demo(demo)) = Cli::parse_from(["inboxtop", "demo"]).command else {
+            panic!("`inboxtop demo` parses as the demo command");
+        };
+        assert_eq!(demo.sim, SimArgs::default());
+        let Some(Command::Serve(serve)) = Cli::parse_from(["inboxtop", "serve"]).command else {
+            panic!("`inboxtop serve` parses as the serve command");
+        };
+        assert_eq!(serve.sim, SimArgs::default());
+    }
+
+    #[test]
+    fn default_durations_read_back_as_themselves() {
+        for d in [
+            Duration::from_secs(15),
+            Duration::from_secs(90),
+            Duration::from_millis(1500),
+        ] {
+            assert_eq!(parse_duration(&duration_text(d)), Ok(d));
+        }
     }
 
     #[test]

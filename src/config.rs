@@ -1,16 +1,19 @@
 //! Configuration, lowest to highest precedence: built-in defaults < `config.toml` in the platform
 //! config directory < environment (`INBOXTOP_*`) < flags.
 //!
-//! clap already folds the environment into the flags it owns (`env = …`), so the merge here is
-//! `flag-or-env`, then the file, then the default. The API key is the exception: it is read from
-//! `INBOXTOP_API_KEY` here, never through clap, so it cannot appear in `--help` or a parse error.
+//! This is the one place precedence is decided: clap parses flags only, the environment is read
+//! here, and every setting keeps where its value came from ([`Source`]) — for `inboxtop config`,
+//! and for the demo, which fits the expected heartbeat to the simulator only when nobody chose one.
+//! The API key never passes through clap, so it cannot appear in `--help` or a parse error.
 
 use serde::Deserialize;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{MonitorArgs, ServerArgs, parse_duration, parse_range};
+use crate::cli::{MonitorArgs, ServerArgs, duration_text, parse_duration, parse_range};
 use crate::monitor::Thresholds;
+use crate::record::without_userinfo;
 use crate::secret::ApiKey;
 
 pub const DEFAULT_AGENT_HEADER: &str = "X-Agent-Id";
@@ -19,7 +22,116 @@ pub const DEFAULT_PEEK_PATH: &str = "/messages/peek";
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 1024 * 1024;
-pub const API_KEY_ENV: &str = "INBOXTOP_API_KEY";
+
+pub const ENV_CONFIG: &str = "INBOXTOP_CONFIG";
+pub const ENV_BASE_URL: &str = "INBOXTOP_BASE_URL";
+pub const ENV_AGENT: &str = "INBOXTOP_AGENT";
+pub const ENV_API_KEY: &str = "INBOXTOP_API_KEY";
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(&'static str),
+    Flag,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(path) => write!(f, "file {}", path.display()),
+            Source::Env(var) => write!(f, "env {var}"),
+            Source::Flag => f.write_str("flag"),
+        }
+    }
+}
+
+/// A setting's value and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+impl<T> Sourced<T> {
+    fn new(value: T, source: Source) -> Self {
+        Sourced { value, source }
+    }
+
+    fn default(value: T) -> Self {
+        Sourced::new(value, Source::Default)
+    }
+}
+
+/// A flag's value, if it was given.
+fn from_flag<T>(value: Option<T>) -> Option<Sourced<T>> {
+    value.map(|v| Sourced::new(v, Source::Flag))
+}
+
+/// An environment variable's value, if it was set.
+fn from_env<T>(var: &'static str, value: Option<T>) -> Option<Sourced<T>> {
+    value.map(|v| Sourced::new(v, Source::Env(var)))
+}
+
+/// A setting without a default: the layer that had it, or none at all.
+fn optional<T>(found: Option<Sourced<T>>) -> Sourced<Option<T>> {
+    match found {
+        Some(Sourced { value, source }) => Sourced::new(Some(value), source),
+        None => Sourced::default(None),
+    }
+}
+
+/// The environment variables inboxtop reads, read once. Blank values count as unset.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    pub config: Option<PathBuf>,
+    pub base_url: Option<String>,
+    pub agent: Option<String>,
+    pub api_key: Option<String>,
+}
+
+impl Environment {
+    pub fn of_process() -> Environment {
+        let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Environment {
+            config: var(ENV_CONFIG).map(PathBuf::from),
+            base_url: var(ENV_BASE_URL),
+            agent: var(ENV_AGENT),
+            api_key: var(ENV_API_KEY),
+        }
+    }
+}
+
+/// The config file that was looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigFile {
+    /// The platform has no config directory (no home), and no file was named.
+    Unavailable,
+    /// The platform default was looked at and is not there (which is fine).
+    Missing(PathBuf),
+    Read(PathBuf),
+}
+
+impl ConfigFile {
+    fn read_path(&self) -> Option<&Path> {
+        match self {
+            ConfigFile::Read(path) => Some(path),
+            ConfigFile::Unavailable | ConfigFile::Missing(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for ConfigFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigFile::Unavailable => f.write_str("(no config directory on this platform)"),
+            ConfigFile::Missing(path) => write!(f, "{} (not found)", path.display()),
+            ConfigFile::Read(path) => write!(f, "{} (read)", path.display()),
+        }
+    }
+}
 
 /// `config.toml`. Every key is optional; unknown keys are an error (a typo must not be ignored).
 #[derive(Debug, Default, Deserialize)]
@@ -39,28 +151,92 @@ pub struct FileConfig {
     pub max_event_bytes: Option<usize>,
 }
 
-/// Everything a monitoring command needs, merged from all layers.
+/// Everything a monitoring command needs, merged from all layers, each with its source.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub base_url: Option<String>,
-    pub agent: Option<String>,
-    pub api_key: Option<ApiKey>,
-    pub agent_header: String,
-    pub stream_path: String,
-    pub peek_path: String,
-    pub poll_interval: Duration,
-    pub backoff_cap: Duration,
-    pub max_event_bytes: usize,
-    pub thresholds: Thresholds,
-    pub record: Option<PathBuf>,
+    pub config_file: Sourced<ConfigFile>,
+    pub base_url: Sourced<Option<String>>,
+    pub agent: Sourced<Option<String>>,
+    pub api_key: Sourced<Option<ApiKey>>,
+    pub agent_header: Sourced<String>,
+    pub stream_path: Sourced<String>,
+    pub peek_path: Sourced<String>,
+    pub poll_interval: Sourced<Duration>,
+    pub backoff_cap: Sourced<Duration>,
+    pub max_event_bytes: Sourced<usize>,
+    /// The expected heartbeat interval, shortest and longest.
+    pub expect_heartbeat: Sourced<(Duration, Duration)>,
+    pub delivery_grace: Sourced<Duration>,
+    pub record: Sourced<Option<PathBuf>>,
     /// Things the user should know before the TUI takes the screen (printed to stderr).
     pub warnings: Vec<String>,
+}
+
+/// How `inboxtop config` shows a setting that has no value.
+const NONE: &str = "(none)";
+
+/// One setting as `inboxtop config` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The config file's key (or the flag's name for settings only a flag sets).
+    pub name: &'static str,
+    pub value: String,
+    pub source: Source,
 }
 
 impl Settings {
     /// Whether a server is configured (otherwise `inboxtop` plays the demo).
     pub fn has_server(&self) -> bool {
-        self.base_url.is_some()
+        self.base_url.value.is_some()
+    }
+
+    /// The detector thresholds these settings choose; the rest keep their defaults.
+    pub fn thresholds(&self) -> Thresholds {
+        let (heartbeat_min, heartbeat_max) = self.expect_heartbeat.value;
+        Thresholds {
+            heartbeat_min,
+            heartbeat_max,
+            delivery_grace: self.delivery_grace.value,
+            ..Thresholds::default()
+        }
+    }
+
+    /// Every setting, in the order of the README's table, with the API key masked and any
+    /// credentials in the base URL left out.
+    pub fn rows(&self) -> Vec<Row> {
+        fn row<T>(name: &'static str, setting: &Sourced<T>, show: impl Fn(&T) -> String) -> Row {
+            Row {
+                name,
+                value: show(&setting.value),
+                source: setting.source.clone(),
+            }
+        }
+        let text = |v: &Option<String>| v.clone().unwrap_or_else(|| NONE.into());
+        let path =
+            |v: &Option<PathBuf>| v.as_ref().map_or(NONE.into(), |p| p.display().to_string());
+        vec![
+            row("config", &self.config_file, ConfigFile::to_string),
+            row("base_url", &self.base_url, |url| {
+                url.as_deref().map_or(NONE.into(), without_userinfo)
+            }),
+            row("agent", &self.agent, text),
+            row("api_key", &self.api_key, |k| {
+                k.as_ref().map_or(NONE.into(), ApiKey::masked)
+            }),
+            row("agent_header", &self.agent_header, String::clone),
+            row("stream_path", &self.stream_path, String::clone),
+            row("peek_path", &self.peek_path, String::clone),
+            row("poll_interval", &self.poll_interval, |d| duration_text(*d)),
+            row("backoff_cap", &self.backoff_cap, |d| duration_text(*d)),
+            row("expect_heartbeat", &self.expect_heartbeat, |(lo, hi)| {
+                format!("{}..{}", duration_text(*lo), duration_text(*hi))
+            }),
+            row("delivery_grace", &self.delivery_grace, |d| {
+                duration_text(*d)
+            }),
+            row("max_event_bytes", &self.max_event_bytes, usize::to_string),
+            row("record", &self.record, path),
+        ]
     }
 }
 
@@ -81,106 +257,140 @@ pub fn read_file(path: &Path, explicit: bool) -> Result<Option<FileConfig>, Stri
         .map_err(|e| format!("invalid config file {}: {e}", path.display()))
 }
 
-/// Merges flags/env, the config file and the defaults.
+/// Finds and reads the config file, reads the environment, and merges them with the flags.
 pub fn load(monitor: &MonitorArgs, server: &ServerArgs) -> Result<Settings, String> {
-    let (path, explicit) = match &monitor.config {
-        Some(p) => (Some(p.clone()), true),
-        None => (default_config_path(), false),
+    let env = Environment::of_process();
+    let path = from_flag(monitor.config.clone())
+        .or(from_env(ENV_CONFIG, env.config.clone()))
+        .or_else(|| default_config_path().map(Sourced::default));
+    let (config_file, file) = match path {
+        None => (
+            Sourced::default(ConfigFile::Unavailable),
+            FileConfig::default(),
+        ),
+        Some(Sourced { value, source }) => {
+            let explicit = source != Source::Default;
+            match read_file(&value, explicit)? {
+                Some(file) => (Sourced::new(ConfigFile::Read(value), source), file),
+                None => (
+                    Sourced::new(ConfigFile::Missing(value), source),
+                    FileConfig::default(),
+                ),
+            }
+        }
     };
-    let file = match &path {
-        Some(p) => read_file(p, explicit)?,
-        None => None,
-    };
-    let env_key = std::env::var(API_KEY_ENV)
-        .ok()
-        .filter(|k| !k.trim().is_empty());
-    merge(
-        monitor,
-        server,
-        file.unwrap_or_default(),
-        path.as_deref(),
-        env_key,
-    )
+    merge(monitor, server, &env, config_file, file)
+}
+
+/// The config file's values, each tagged with the file's path.
+struct FileLayer<'a> {
+    path: Option<&'a Path>,
+    config: FileConfig,
+}
+
+impl FileLayer<'_> {
+    fn get<T>(&self, value: Option<T>) -> Option<Sourced<T>> {
+        let path = self.path?;
+        value.map(|v| Sourced::new(v, Source::File(path.to_owned())))
+    }
+
+    fn duration(
+        &self,
+        key: &str,
+        text: &Option<String>,
+    ) -> Result<Option<Sourced<Duration>>, String> {
+        let value = text
+            .as_deref()
+            .map(|s| parse_duration(s).map_err(|e| format!("config {key}: {e}")))
+            .transpose()?;
+        Ok(self.get(value))
+    }
 }
 
 /// The merge itself, with every input explicit (testable without touching the environment).
+/// `file` holds the values of `config_file` when it was read, and nothing otherwise.
 pub fn merge(
     monitor: &MonitorArgs,
     server: &ServerArgs,
+    environment: &Environment,
+    config_file: Sourced<ConfigFile>,
     file: FileConfig,
-    file_path: Option<&Path>,
-    env_key: Option<String>,
 ) -> Result<Settings, String> {
+    let file = FileLayer {
+        path: config_file.value.read_path(),
+        config: file,
+    };
+    let f = &file.config;
     let mut warnings = Vec::new();
-    let api_key = resolve_key(server, &file, file_path, env_key, &mut warnings)?;
-    let file_duration = |name: &str, v: &Option<String>| -> Result<Option<Duration>, String> {
-        v.as_deref()
-            .map(|s| parse_duration(s).map_err(|e| format!("config {name}: {e}")))
-            .transpose()
-    };
+    let api_key = resolve_key(server, environment, &file, &mut warnings)?;
     let defaults = Thresholds::default();
-    let (heartbeat_min, heartbeat_max) = match monitor.expect_heartbeat {
-        Some(range) => range,
-        None => match &file.expect_heartbeat {
-            Some(s) => parse_range(s).map_err(|e| format!("config expect_heartbeat: {e}"))?,
-            None => (defaults.heartbeat_min, defaults.heartbeat_max),
-        },
+    let expect_heartbeat_in_file = f
+        .expect_heartbeat
+        .as_deref()
+        .map(|s| parse_range(s).map_err(|e| format!("config expect_heartbeat: {e}")))
+        .transpose()?;
+    let expect_heartbeat = from_flag(monitor.expect_heartbeat)
+        .or(file.get(expect_heartbeat_in_file))
+        .unwrap_or(Sourced::default((
+            defaults.heartbeat_min,
+            defaults.heartbeat_max,
+        )));
+    let delivery_grace = from_flag(monitor.delivery_grace)
+        .or(file.duration("delivery_grace", &f.delivery_grace)?)
+        .unwrap_or(Sourced::default(defaults.delivery_grace));
+    let poll_interval = from_flag(monitor.poll_interval)
+        .or(file.duration("poll_interval", &f.poll_interval)?)
+        .unwrap_or(Sourced::default(DEFAULT_POLL_INTERVAL));
+    if poll_interval.value < Duration::from_millis(100) {
+        return Err(format!(
+            "poll interval {:?} is too short (at least 100ms)",
+            poll_interval.value
+        ));
+    }
+    let backoff_cap = from_flag(monitor.backoff_cap)
+        .or(file.duration("backoff_cap", &f.backoff_cap)?)
+        .unwrap_or(Sourced::default(DEFAULT_BACKOFF_CAP));
+    let max_event_bytes = from_flag(monitor.max_event_bytes)
+        .or(file.get(f.max_event_bytes))
+        .unwrap_or(Sourced::default(DEFAULT_MAX_EVENT_BYTES));
+    if max_event_bytes.value < 1024 {
+        return Err(format!(
+            "max event size {} bytes is too small (at least 1024)",
+            max_event_bytes.value
+        ));
+    }
+    let server_text =
+        |flag: &Option<String>, var, env: &Option<String>, file_value: &Option<String>| {
+            optional(
+                from_flag(flag.clone())
+                    .or(from_env(var, env.clone()))
+                    .or(file.get(file_value.clone())),
+            )
+        };
+    let monitor_text = |flag: &Option<String>, file_value: &Option<String>, default: &str| {
+        from_flag(flag.clone())
+            .or(file.get(file_value.clone()))
+            .unwrap_or(Sourced::default(default.to_owned()))
     };
-    let delivery_grace = monitor
-        .delivery_grace
-        .or(file_duration("delivery_grace", &file.delivery_grace)?)
-        .unwrap_or(defaults.delivery_grace);
-    let poll_interval = monitor
-        .poll_interval
-        .or(file_duration("poll_interval", &file.poll_interval)?)
-        .unwrap_or(DEFAULT_POLL_INTERVAL);
-    if poll_interval < Duration::from_millis(100) {
-        return Err(format!(
-            "poll interval {poll_interval:?} is too short (at least 100ms)"
-        ));
-    }
-    let backoff_cap = monitor
-        .backoff_cap
-        .or(file_duration("backoff_cap", &file.backoff_cap)?)
-        .unwrap_or(DEFAULT_BACKOFF_CAP);
-    let max_event_bytes = monitor
-        .max_event_bytes
-        .or(file.max_event_bytes)
-        .unwrap_or(DEFAULT_MAX_EVENT_BYTES);
-    if max_event_bytes < 1024 {
-        return Err(format!(
-            "max event size {max_event_bytes} bytes is too small (at least 1024)"
-        ));
-    }
     Ok(Settings {
-        base_url: server.base_url.clone().or(file.base_url),
-        agent: server.agent.clone().or(file.agent),
+        base_url: server_text(
+            &server.base_url,
+            ENV_BASE_URL,
+            &environment.base_url,
+            &f.base_url,
+        ),
+        agent: server_text(&server.agent, ENV_AGENT, &environment.agent, &f.agent),
         api_key,
-        agent_header: monitor
-            .agent_header
-            .clone()
-            .or(file.agent_header)
-            .unwrap_or_else(|| DEFAULT_AGENT_HEADER.into()),
-        stream_path: monitor
-            .stream_path
-            .clone()
-            .or(file.stream_path)
-            .unwrap_or_else(|| DEFAULT_STREAM_PATH.into()),
-        peek_path: monitor
-            .peek_path
-            .clone()
-            .or(file.peek_path)
-            .unwrap_or_else(|| DEFAULT_PEEK_PATH.into()),
+        agent_header: monitor_text(&monitor.agent_header, &f.agent_header, DEFAULT_AGENT_HEADER),
+        stream_path: monitor_text(&monitor.stream_path, &f.stream_path, DEFAULT_STREAM_PATH),
+        peek_path: monitor_text(&monitor.peek_path, &f.peek_path, DEFAULT_PEEK_PATH),
         poll_interval,
         backoff_cap,
         max_event_bytes,
-        thresholds: Thresholds {
-            heartbeat_min,
-            heartbeat_max,
-            delivery_grace,
-            ..defaults
-        },
-        record: monitor.record.clone(),
+        expect_heartbeat,
+        delivery_grace,
+        record: optional(from_flag(monitor.record.clone())),
+        config_file,
         warnings,
     })
 }
@@ -189,30 +399,26 @@ pub fn merge(
 /// file's `api_key_file`, its `api_key`.
 fn resolve_key(
     server: &ServerArgs,
-    file: &FileConfig,
-    file_path: Option<&Path>,
-    env_key: Option<String>,
+    environment: &Environment,
+    file: &FileLayer,
     warnings: &mut Vec<String>,
-) -> Result<Option<ApiKey>, String> {
+) -> Result<Sourced<Option<ApiKey>>, String> {
     if let Some(key) = &server.api_key {
         warnings.push(
             "--api-key puts the key on the command line, where `ps` shows it to every user: \
              prefer INBOXTOP_API_KEY or --api-key-file"
                 .into(),
         );
-        return Ok(Some(ApiKey::new(key.as_str())));
+        return Ok(Sourced::new(Some(ApiKey::new(key.as_str())), Source::Flag));
     }
-    if let Some(path) = &server.api_key_file {
-        return read_key_file(path).map(Some);
-    }
-    if let Some(key) = env_key {
-        return Ok(Some(ApiKey::new(key)));
-    }
-    if let Some(path) = &file.api_key_file {
-        return read_key_file(path).map(Some);
-    }
-    if let Some(key) = &file.api_key {
-        if let Some(path) = file_path
+    let found = if let Some(path) = &server.api_key_file {
+        from_flag(Some(read_key_file(path)?))
+    } else if let Some(key) = &environment.api_key {
+        from_env(ENV_API_KEY, Some(ApiKey::new(key.as_str())))
+    } else if let Some(path) = &file.config.api_key_file {
+        file.get(Some(read_key_file(path)?))
+    } else if let Some(key) = &file.config.api_key {
+        if let Some(path) = file.path
             && readable_by_others(path)
         {
             warnings.push(format!(
@@ -220,9 +426,11 @@ fn resolve_key(
                 path.display()
             ));
         }
-        return Ok(Some(ApiKey::new(key.as_str())));
-    }
-    Ok(None)
+        file.get(Some(ApiKey::new(key.as_str())))
+    } else {
+        None
+    };
+    Ok(optional(found))
 }
 
 fn read_key_file(path: &Path) -> Result<ApiKey, String> {
@@ -250,53 +458,185 @@ fn readable_by_others(_: &Path) -> bool {
 mod tests {
     use super::*;
 
+    const FILE: &str = "test-config.toml";
+
+    fn read(path: &str) -> Sourced<ConfigFile> {
+        Sourced::default(ConfigFile::Read(PathBuf::from(path)))
+    }
+
     fn file(toml_text: &str) -> FileConfig {
         toml::from_str(toml_text).unwrap()
     }
 
+    /// The merge of `toml_text` (as the file `FILE`) with the given flags and environment.
+    fn merged(
+        monitor: &MonitorArgs,
+        server: &ServerArgs,
+        environment: &Environment,
+        toml_text: &str,
+    ) -> Result<Settings, String> {
+        merge(monitor, server, environment, read(FILE), file(toml_text))
+    }
+
+    fn in_file() -> Source {
+        Source::File(PathBuf::from(FILE))
+    }
+
     #[test]
-    fn flags_beat_file_beat_defaults() {
-        let f =
-            file("base_url = \"http://file\"\nagent = \"file-agent\"\npoll_interval = \"2s\"\n");
+    fn flag_beats_env_beats_file_beats_default_each_with_its_source() {
+        let toml_text = "base_url = \"http://file\"\nagent = \"file-agent\"\n\
+                         poll_interval = \"2s\"\nexpect_heartbeat = \"1s..2s\"\n";
         let server = ServerArgs {
             agent: Some("flag-agent".into()),
             ..ServerArgs::default()
         };
-        let s = merge(&MonitorArgs::default(), &server, f, None, None).unwrap();
-        assert_eq!(s.base_url.as_deref(), Some("http://file"));
-        assert_eq!(s.agent.as_deref(), Some("flag-agent"));
-        assert_eq!(s.poll_interval, Duration::from_secs(2));
-        assert_eq!(s.backoff_cap, DEFAULT_BACKOFF_CAP);
-        assert_eq!(s.stream_path, DEFAULT_STREAM_PATH);
-        assert!(!s.has_server() || s.base_url.is_some());
+        let environment = Environment {
+            agent: Some("env-agent".into()),
+            base_url: Some("http://env".into()),
+            ..Environment::default()
+        };
+        let monitor = MonitorArgs {
+            expect_heartbeat: Some((Duration::from_secs(3), Duration::from_secs(4))),
+            ..MonitorArgs::default()
+        };
+        let s = merged(&monitor, &server, &environment, toml_text).unwrap();
+        assert_eq!(
+            s.agent,
+            Sourced::new(Some("flag-agent".into()), Source::Flag)
+        );
+        assert_eq!(
+            s.base_url,
+            Sourced::new(Some("http://env".into()), Source::Env(ENV_BASE_URL))
+        );
+        assert_eq!(
+            s.poll_interval,
+            Sourced::new(Duration::from_secs(2), in_file())
+        );
+        assert_eq!(s.backoff_cap, Sourced::default(DEFAULT_BACKOFF_CAP));
+        assert_eq!(
+            s.stream_path,
+            Sourced::default(DEFAULT_STREAM_PATH.to_owned())
+        );
+        assert_eq!(s.expect_heartbeat.source, Source::Flag);
+        assert_eq!(s.thresholds().heartbeat_min, Duration::from_secs(3));
+
+        let s = merged(
+            &MonitorArgs::default(),
+            &server,
+            &Environment::default(),
+            toml_text,
+        )
+        .unwrap();
+        assert_eq!(
+            s.base_url,
+            Sourced::new(Some("http://file".into()), in_file())
+        );
+        assert_eq!(
+            s.expect_heartbeat,
+            Sourced::new((Duration::from_secs(1), Duration::from_secs(2)), in_file())
+        );
+
+        let s = merged(
+            &MonitorArgs::default(),
+            &server,
+            &Environment::default(),
+            "",
+        )
+        .unwrap();
+        assert_eq!(s.base_url, Sourced::default(None));
+        assert!(!s.has_server());
+        assert_eq!(s.expect_heartbeat.source, Source::Default);
+        assert_eq!(s.thresholds(), Thresholds::default());
     }
 
     #[test]
-    fn key_precedence_and_the_ps_warning() {
-        let f = file("api_key = \"from-file-0000\"");
-        let s = merge(
+    fn key_precedence_and_source_and_the_ps_warning() {
+        let environment = Environment {
+            api_key: Some("from-env-0000".into()),
+            ..Environment::default()
+        };
+        let toml_text = "api_key = \"from-file-0000\"";
+        let s = merged(
             &MonitorArgs::default(),
             &ServerArgs::default(),
-            f,
-            None,
-            Some("from-env-0000".into()),
+            &environment,
+            toml_text,
         )
         .unwrap();
-        assert_eq!(s.api_key.unwrap().expose(), "from-env-0000");
+        assert_eq!(s.api_key.value.unwrap().expose(), "from-env-0000");
+        assert_eq!(s.api_key.source, Source::Env(ENV_API_KEY));
+        let s = merged(
+            &MonitorArgs::default(),
+            &ServerArgs::default(),
+            &Environment::default(),
+            toml_text,
+        )
+        .unwrap();
+        assert_eq!(s.api_key.value.unwrap().expose(), "from-file-0000");
+        assert_eq!(s.api_key.source, in_file());
         let flag = ServerArgs {
             api_key: Some("from-flag-000".into()),
             ..ServerArgs::default()
         };
-        let s = merge(
+        let s = merged(&MonitorArgs::default(), &flag, &environment, "").unwrap();
+        assert_eq!(s.api_key.value.unwrap().expose(), "from-flag-000");
+        assert_eq!(s.api_key.source, Source::Flag);
+        assert!(s.warnings.iter().any(|w| w.contains("ps")));
+    }
+
+    #[test]
+    fn rows_name_every_setting_and_hide_the_secrets() {
+        let server = ServerArgs {
+            api_key: Some("sk_live_SECRET_0042".into()),
+            base_url: Some("https://user:pa55word@api.example.com/v1".into()),
+            ..ServerArgs::default()
+        };
+        let s = merged(
             &MonitorArgs::default(),
-            &flag,
-            FileConfig::default(),
-            None,
-            Some("env".into()),
+            &server,
+            &Environment::default(),
+            "delivery_grace = \"1m30s\"",
         )
         .unwrap();
-        assert_eq!(s.api_key.unwrap().expose(), "from-flag-000");
-        assert!(s.warnings.iter().any(|w| w.contains("ps")));
+        let rows = s.rows();
+        let names: Vec<&str> = rows.iter().map(|r| r.name).collect();
+        assert_eq!(
+            names,
+            [
+                "config",
+                "base_url",
+                "agent",
+                "api_key",
+                "agent_header",
+                "stream_path",
+                "peek_path",
+                "poll_interval",
+                "backoff_cap",
+                "expect_heartbeat",
+                "delivery_grace",
+                "max_event_bytes",
+                "record",
+            ]
+        );
+        let value = |name| &rows.iter().find(|r| r.name == name).unwrap().value;
+        assert_eq!(value("api_key"), "••••••42");
+        assert_eq!(value("delivery_grace"), "1m 30s");
+        assert_eq!(value("expect_heartbeat"), "15s..30s");
+        assert_eq!(value("config"), "test-config.toml (read)");
+        assert_eq!(value("base_url"), "https://api.example.com/v1");
+        assert_eq!(value("record"), "(none)");
+        assert!(
+            rows.iter()
+                .all(|r| !r.value.contains("SECRET") && !r.value.contains("pa55word"))
+        );
+    }
+
+    #[test]
+    fn sources_read_as_inboxtop_config_prints_them() {
+        assert_eq!(Source::Default.to_string(), "default");
+        assert_eq!(Source::Flag.to_string(), "flag");
+        assert_eq!(Source::Env(ENV_AGENT).to_string(), "env INBOXTOP_AGENT");
+        assert_eq!(in_file().to_string(), "file test-config.toml");
     }
 
     #[test]
@@ -314,9 +654,9 @@ mod tests {
         let s = merge(
             &MonitorArgs::default(),
             &ServerArgs::default(),
+            &Environment::default(),
+            Sourced::new(ConfigFile::Read(path.clone()), Source::Flag),
             f,
-            Some(&path),
-            None,
         )
         .unwrap();
         #[cfg(unix)]
@@ -348,16 +688,19 @@ mod tests {
                 .is_none()
         );
         assert!(read_file(&dir.join("missing.toml"), true).is_err());
-        let f = file("poll_interval = \"often\"");
-        let err = merge(
-            &MonitorArgs::default(),
-            &ServerArgs::default(),
-            f,
-            None,
-            None,
-        )
-        .unwrap_err();
-        assert!(err.contains("poll_interval"), "{err}");
+        for (toml_text, key) in [
+            ("poll_interval = \"often\"", "poll_interval"),
+            ("expect_heartbeat = \"30s..15s\"", "expect_heartbeat"),
+        ] {
+            let err = merged(
+                &MonitorArgs::default(),
+                &ServerArgs::default(),
+                &Environment::default(),
+                toml_text,
+            )
+            .unwrap_err();
+            assert!(err.contains(key), "{err}");
+        }
         std::fs::remove_dir_all(&dir).ok();
     }
 }

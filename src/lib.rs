@@ -4,12 +4,12 @@
 
 pub mod app;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod monitor;
 pub mod observation;
 pub mod record;
 pub mod report;
-pub mod run;
 pub mod sanitize;
 pub mod secret;
 pub mod sim;

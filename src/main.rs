@@ -1,14 +1,15 @@
 //! The `inboxtop` binary: parse the command line, install the hooks that restore the terminal on
-//! any error or panic, and hand over to `run`.
+//! any error or panic, and hand over to the command.
 
 use clap::Parser;
+use inboxtop::cmd::check::EXIT_COULD_NOT_RUN;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = inboxtop::cli::Cli::parse();
     if let Err(e) = inboxtop::terminal::install_panic_hook() {
         eprintln!("inboxtop: {e}");
-        return ExitCode::from(inboxtop::run::EXIT_COULD_NOT_RUN);
+        return ExitCode::from(EXIT_COULD_NOT_RUN);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -17,10 +18,10 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("inboxtop: cannot start the async runtime: {e}");
-            return ExitCode::from(inboxtop::run::EXIT_COULD_NOT_RUN);
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
         }
     };
-    let outcome = runtime.block_on(inboxtop::run::run(cli));
+    let outcome = runtime.block_on(inboxtop::cmd::run(cli));
     // Sources may still be blocked on the network; do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match outcome {
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
         Err(e) => {
             inboxtop::terminal::restore();
             eprintln!("inboxtop: {e:#}");
-            ExitCode::from(inboxtop::run::EXIT_COULD_NOT_RUN)
+            ExitCode::from(EXIT_COULD_NOT_RUN)
         }
     }
 }

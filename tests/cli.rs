@@ -452,3 +452,134 @@ fn help_never_shows_a_key_from_the_environment() {
     assert!(text.contains("Usage"));
     assert!(!text.contains("SHOULD_NOT_APPEAR"));
 }
+
+/// `inboxtop config`'s line for one setting: (value and source), the name stripped.
+fn config_line<'a>(text: &'a str, name: &str) -> &'a str {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name).filter(|rest| rest.starts_with(' ')))
+        .unwrap_or_else(|| panic!("no {name} line in:\n{text}"))
+}
+
+#[test]
+fn config_shows_every_setting_with_its_source_and_never_the_key() {
+    let path = tmp("provenance.toml");
+    write(
+        &path,
+        "base_url = \"http://file.example\"\nagent = \"file-agent\"\n\
+         api_key = \"sk_file_TOPSECRET_0123\"\npoll_interval = \"2s\"\n",
+    );
+    let out = inboxtop()
+        .env("INBOXTOP_CONFIG", &path)
+        .env("INBOXTOP_AGENT", "env-agent")
+        .args(["config", "--backoff-cap", "10s"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let in_file = format!("file {}", path.display());
+    let expected = [
+        (
+            "config",
+            format!("{} (read)", path.display()),
+            "env INBOXTOP_CONFIG".to_owned(),
+        ),
+        ("base_url", "http://file.example".into(), in_file.clone()),
+        ("agent", "env-agent".into(), "env INBOXTOP_AGENT".into()),
+        ("api_key", "••••••23".into(), in_file.clone()),
+        ("poll_interval", "2s".into(), in_file),
+        ("backoff_cap", "10s".into(), "flag".into()),
+        ("stream_path", "/messages/stream".into(), "default".into()),
+    ];
+    for (name, value, source) in expected {
+        let line = config_line(&text, name);
+        let words: Vec<&str> = line
+            .split("  ")
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .collect();
+        assert_eq!(words, [value.as_str(), source.as_str()], "{name}: {text}");
+    }
+    assert!(
+        !text.contains("TOPSECRET") && !String::from_utf8_lossy(&out.stderr).contains("TOPSECRET"),
+        "the key leaked: {text}"
+    );
+
+    // A flag beats the environment; the default config file is looked for even when missing.
+    let out = inboxtop()
+        .env("INBOXTOP_AGENT", "env-agent")
+        .args(["config", "--agent", "flag-agent"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(config_line(&text, "agent").ends_with("  flag"), "{text}");
+    let config = config_line(&text, "config");
+    assert!(
+        config.contains("config.toml (not found)") && config.ends_with("  default"),
+        "{text}"
+    );
+}
+
+/// The expected heartbeat band (ms) a `check --scenario healthy` run recorded with these
+/// extra arguments.
+fn recorded_heartbeat_band(name: &str, extra: &[&str]) -> (u64, u64) {
+    let recording = tmp(name);
+    let out = inboxtop()
+        .args(["check", "--scenario", "healthy", "--time-scale", "50"])
+        .args(["--duration", "10s", "--record"])
+        .arg(&recording)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_some(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Reader::open(&recording).unwrap().header.expect_heartbeat_ms
+}
+
+#[test]
+fn a_heartbeat_band_from_the_config_file_is_kept_against_the_simulator() {
+    // The simulator beats every 15 s; at 50× the default band is fitted to it: 15 s..30 s → 300..600 ms.
+    assert_eq!(recorded_heartbeat_band("fitted.ndjson", &[]), (300, 600));
+    let config = tmp("heartbeat.toml");
+    write(&config, "expect_heartbeat = \"20s..40s\"\n");
+    let config = config.to_str().unwrap();
+    assert_eq!(
+        recorded_heartbeat_band("from-file.ndjson", &["--config", config]),
+        (400, 800),
+        "the config file's band, not the simulator's"
+    );
+    assert_eq!(
+        recorded_heartbeat_band(
+            "from-flag.ndjson",
+            &["--config", config, "--expect-heartbeat", "10s..20s"]
+        ),
+        (200, 400),
+        "the flag beats the file"
+    );
+}
+
+#[test]
+fn bash_completions_know_the_commands_and_their_flags() {
+    let out = inboxtop().args(["completions", "bash"]).output().unwrap();
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    for word in ["demo", "check", "--scenario", "config"] {
+        assert!(script.contains(word), "{word} missing from the completions");
+    }
+}
+
+#[test]
+fn the_man_page_opens_with_a_title_header_naming_inboxtop() {
+    let out = inboxtop().arg("man").output().unwrap();
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    // Before the title, roff may only define strings (`.ie`/`.el`), never print anything.
+    let title = page
+        .lines()
+        .find(|line| !line.starts_with(".ie ") && !line.starts_with(".el "))
+        .unwrap_or_default();
+    assert!(title.starts_with(".TH inboxtop 1"), "{title:?}");
+    assert!(page.contains(".SH NAME") && page.contains("demo"));
+}

@@ -1,0 +1,138 @@
+//! `check`: watch headless for a while (or read a recording), then print a verdict with evidence.
+//! The exit code is the verdict.
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::export;
+use super::pipeline::{Pipeline, Watched};
+use crate::cli::{CheckArgs, SimArgs};
+use crate::config::Settings;
+use crate::monitor::{Monitor, Severity};
+use crate::record::Reader;
+use crate::report::{self, Format, ReportContext};
+
+/// Exit codes of `check` (and of every command that could not run).
+pub const EXIT_HEALTHY: u8 = 0;
+pub const EXIT_PROBLEMS: u8 = 1;
+pub const EXIT_COULD_NOT_RUN: u8 = 2;
+
+pub(super) async fn run(settings: Settings, args: CheckArgs) -> Result<ExitCode> {
+    let format: Format = args.format.parse().map_err(|e: String| eyre!(e))?;
+    let (monitor, context) = match &args.from {
+        Some(path) => judge_recording(path, &settings)?,
+        None => match watch_headless(&settings, &args).await {
+            Ok(done) => done,
+            Err(e) => {
+                eprintln!("inboxtop: could not run: {e:#}");
+                return Ok(ExitCode::from(EXIT_COULD_NOT_RUN));
+            }
+        },
+    };
+    if monitor.observations == 0 {
+        eprintln!("inboxtop: nothing was observed");
+        return Ok(ExitCode::from(EXIT_COULD_NOT_RUN));
+    }
+    if args.from.is_none() && unreachable_throughout(&monitor) {
+        eprintln!(
+            "inboxtop: could not run: the server never answered ({})",
+            first_network_error(&monitor)
+        );
+        return Ok(ExitCode::from(EXIT_COULD_NOT_RUN));
+    }
+    let text = report::render(&monitor, &context, format);
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &text).wrap_err_with(|| format!("writing {}", path.display()))?
+        }
+        None => super::print_out(&text),
+    }
+    let problems = monitor
+        .findings()
+        .iter()
+        .any(|f| f.severity >= Severity::Warning);
+    Ok(ExitCode::from(if problems {
+        EXIT_PROBLEMS
+    } else {
+        EXIT_HEALTHY
+    }))
+}
+
+/// No request ever got an HTTP answer: the verdict would be about our network, not the server.
+fn unreachable_throughout(m: &Monitor) -> bool {
+    m.net_errors.total() > 0
+        && m.connection.sessions.iter().all(|s| s.status.is_none())
+        && m.inbox.polls == 0
+        && m.http_errors.total() == 0
+}
+
+fn first_network_error(m: &Monitor) -> String {
+    m.net_errors
+        .iter()
+        .next()
+        .map(|e| format!("{}: {}", e.class.label(), crate::sanitize::line(&e.error)))
+        .unwrap_or_default()
+}
+
+/// The server (or the simulator with `--scenario`) through the model for `--duration`, or until
+/// Ctrl-C or SIGTERM.
+async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<(Monitor, ReportContext)> {
+    let (watched, real_duration) = match args.scenario {
+        Some(scenario) => {
+            let sim = SimArgs {
+                scenario,
+                time_scale: args.time_scale,
+                ..SimArgs::default()
+            };
+            let watched = Watched::simulator(settings, &sim).await?;
+            (watched, args.duration.div_f64(args.time_scale))
+        }
+        None => (Watched::server(settings)?, args.duration),
+    };
+    let mut pipeline = Pipeline::start(&watched, settings).await?;
+    let mut monitor = Monitor::new(watched.thresholds.clone());
+    let deadline = tokio::time::sleep(real_duration);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            obs = pipeline.observations.recv() => match obs {
+                Some(obs) => monitor.apply(&obs),
+                None => break,
+            },
+            () = &mut deadline => break,
+            _ = tokio::signal::ctrl_c() => break,
+            () = super::terminated() => break,
+        }
+    }
+    // Whatever the sources had observed by now is judged too (and is what the recording holds).
+    pipeline.stop_sources().await;
+    while let Some(obs) = pipeline.observations.recv().await {
+        monitor.apply(&obs);
+    }
+    pipeline.finish().await?;
+    let context = watched.report_context();
+    drop(watched);
+    Ok((monitor, context))
+}
+
+/// `check --from FILE`: the recording through the model, with the recorded thresholds. A bad
+/// line is reported, and the valid part before it is judged.
+fn judge_recording(path: &Path, settings: &Settings) -> Result<(Monitor, ReportContext)> {
+    let reader = Reader::open(path).map_err(|e| eyre!("{e}"))?;
+    let header = reader.header.clone();
+    let mut monitor = Monitor::new(header.thresholds(&settings.thresholds()));
+    for item in reader {
+        match item {
+            Ok(obs) => monitor.apply(&obs),
+            Err(e) => {
+                eprintln!(
+                    "inboxtop: {e} (judging the {} observations before it)",
+                    monitor.observations
+                );
+                break;
+            }
+        }
+    }
+    Ok((monitor, export::recording_context(path, &header)))
+}

@@ -1,0 +1,101 @@
+//! `demo` and `watch` (and bare `inboxtop`): the monitor in the TUI, against the embedded
+//! simulator or a server; `run_tui` is shared with `replay`.
+
+use color_eyre::eyre::{Result, WrapErr};
+use std::process::ExitCode;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::export;
+use super::pipeline::{Pipeline, Watched};
+use crate::app::{self, App, Command as AppCommand};
+use crate::cli::SimArgs;
+use crate::config::Settings;
+use crate::monitor::Monitor;
+use crate::observation::{Clock, Observation};
+use crate::record;
+use crate::report::ReportContext;
+use crate::source::{self, Endpoint, StreamCommand};
+use crate::ui::Target;
+
+pub(super) async fn demo(settings: Settings, sim: SimArgs) -> Result<ExitCode> {
+    let watched = Watched::simulator(&settings, &sim).await?;
+    monitor(watched, settings).await
+}
+
+pub(super) async fn watch(settings: Settings) -> Result<ExitCode> {
+    let watched = Watched::server(&settings)?;
+    monitor(watched, settings).await
+}
+
+async fn monitor(watched: Watched, settings: Settings) -> Result<ExitCode> {
+    let mut pipeline = Pipeline::start(&watched, &settings).await?;
+    let mut app = App::new(Monitor::new(watched.thresholds.clone()), target(&watched));
+    let (commands, command_rx) = mpsc::channel(16);
+    let handler = handle_commands(command_rx, &pipeline, watched.endpoint.clone());
+    let observations = std::mem::replace(&mut pipeline.observations, mpsc::channel(1).1);
+    let result = run_tui(&mut app, observations, commands, &watched.report_context()).await;
+    handler.abort();
+    pipeline.finish().await?;
+    drop(watched);
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Carries out what the user asks of a live source: reconnect now, or send a probe message.
+fn handle_commands(
+    mut commands: mpsc::Receiver<AppCommand>,
+    pipeline: &Pipeline,
+    endpoint: Endpoint,
+) -> JoinHandle<()> {
+    let stream_commands = pipeline.stream_commands.clone();
+    let inject = pipeline.inject.clone();
+    tokio::spawn(async move {
+        while let Some(cmd) = commands.recv().await {
+            match cmd {
+                AppCommand::Reconnect => {
+                    let _ = stream_commands.try_send(StreamCommand::ReconnectNow);
+                }
+                AppCommand::Probe => {
+                    let (endpoint, inject) = (endpoint.clone(), inject.clone());
+                    tokio::spawn(async move {
+                        let obs = source::send_probe(&endpoint, Clock::start()).await;
+                        let _ = inject.send(obs).await;
+                    });
+                }
+                AppCommand::ReplayPause | AppCommand::ReplayStep | AppCommand::ReplayJump(_) => {}
+            }
+        }
+    })
+}
+
+fn target(watched: &Watched) -> Target {
+    Target {
+        base_url: record::without_userinfo(&watched.endpoint.base_url),
+        agent: watched.endpoint.agent.clone(),
+        key_masked: watched.endpoint.api_key.masked(),
+        mode: watched.mode.clone(),
+        expected_heartbeat: (
+            watched.thresholds.heartbeat_min,
+            watched.thresholds.heartbeat_max,
+        ),
+    }
+}
+
+/// The TUI over `observations` until the user quits or SIGTERM; the terminal is restored on
+/// every path.
+pub(super) async fn run_tui(
+    app: &mut App,
+    observations: mpsc::Receiver<Observation>,
+    commands: mpsc::Sender<AppCommand>,
+    context: &ReportContext,
+) -> Result<()> {
+    let mut terminal = crate::terminal::enter().wrap_err("could not take over the terminal")?;
+    let events = crossterm::event::EventStream::new();
+    let outcome = tokio::select! {
+        r = app::run(&mut terminal, app, observations, events, commands, |app| export::status(app, context)) => r,
+        () = super::terminated() => Ok(()),
+    };
+    crate::terminal::restore();
+    outcome
+}
