@@ -185,19 +185,9 @@ where
 mod tests {
     use super::*;
     use crate::monitor::Thresholds;
-    use crate::observation::{Kind, Mono};
+    use crate::testkit::{Timeline, ui_target};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::backend::TestBackend;
-
-    fn target() -> Target {
-        Target {
-            base_url: "http://127.0.0.1:1".into(),
-            agent: "demo".into(),
-            key_masked: "••••".into(),
-            mode: "test".into(),
-            expected_heartbeat: (Duration::from_secs(15), Duration::from_secs(30)),
-        }
-    }
 
     fn key(c: char) -> io::Result<Event> {
         Ok(Event::Key(KeyEvent::new(
@@ -206,28 +196,16 @@ mod tests {
         )))
     }
 
-    fn heartbeat(i: u64) -> Observation {
-        let wall = chrono::DateTime::UNIX_EPOCH + chrono::Duration::milliseconds(i as i64);
-        Observation::new(
-            Mono::from_millis(i),
-            wall,
-            Kind::SseEvent {
-                session: 1,
-                event: "heartbeat".into(),
-                id: None,
-                data: "{}".into(),
-                retry_ms: None,
-            },
-        )
-    }
-
     #[tokio::test]
     async fn a_flood_is_coalesced_into_few_frames_and_keys_become_commands() {
         let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-        let mut app = App::new(Monitor::new(Thresholds::default()), target());
+        let mut app = App::new(Monitor::new(Thresholds::default()), ui_target("test"));
         let (obs_tx, obs_rx) = mpsc::channel(100_000);
+        let flood = Timeline::new();
         for i in 0..50_000 {
-            obs_tx.try_send(heartbeat(i)).unwrap();
+            obs_tx
+                .try_send(flood.heartbeat_observation(i, 1, i))
+                .unwrap();
         }
         let (key_tx, key_rx) = mpsc::unbounded_channel::<io::Result<Event>>();
         let events = tokio_stream::wrappers::UnboundedReceiverStream::new(key_rx);

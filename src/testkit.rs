@@ -290,3 +290,35 @@ pub fn evidence<'a>(f: &'a Finding, key: &str) -> &'a serde_json::Value {
         .unwrap_or_else(|| panic!("no evidence {key} in {f:?}"))
         .1
 }
+
+/// Fixtures for the UI and app-loop tests, kept in a block of their own.
+impl Timeline {
+    /// The heartbeat [`Timeline::heartbeat`] would apply, as an observation to feed an app loop.
+    pub fn heartbeat_observation(&self, ms: u64, session: u64, sent_ms: u64) -> Observation {
+        let data = format!("{{\"timestamp\":\"{}\"}}", self.rfc3339(sent_ms));
+        self.observation(
+            ms,
+            Kind::SseEvent {
+                session,
+                event: "heartbeat".into(),
+                id: None,
+                data,
+                retry_ms: None,
+            },
+        )
+    }
+}
+
+/// What the UI tests watch: agent `demo` on loopback, its key masked, in `mode`.
+pub fn ui_target(mode: &str) -> crate::ui::Target {
+    crate::ui::Target {
+        base_url: "http://127.0.0.1:8765".into(),
+        agent: "demo".into(),
+        key_masked: "••••••ef".into(),
+        mode: mode.into(),
+        expected_heartbeat: (
+            std::time::Duration::from_secs(15),
+            std::time::Duration::from_secs(30),
+        ),
+    }
+}

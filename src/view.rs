@@ -1,7 +1,14 @@
 //! View state: what the user is looking at (focus, scroll, pause, filter, popups) and how keys
 //! change it. Pure: `on_key` returns an [`Action`] for the app loop to carry out.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, MouseEvent, MouseEventKind};
+
+use crate::ui::keys::{self, Effect, Mode};
+
+/// Rows a page key scrolls a popup.
+const POPUP_PAGE: u16 = 10;
+/// The longest filter a user can type.
+const MAX_FILTER_CHARS: usize = 64;
 
 /// The panes that take focus, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -135,87 +142,112 @@ impl ViewState {
         };
     }
 
-    pub fn on_key(&mut self, key: KeyEvent, log_total: u64, inbox_total: u64) -> Action {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        if ctrl && matches!(key.code, KeyCode::Char('c')) {
-            return Action::Quit;
-        }
+    /// What the keys drive right now.
+    pub fn key_mode(&self) -> Mode {
         if self.typing_filter {
-            match key.code {
-                KeyCode::Enter => self.typing_filter = false,
-                KeyCode::Esc => {
-                    self.typing_filter = false;
-                    self.filter.clear();
-                }
-                KeyCode::Backspace => {
-                    self.filter.pop();
-                }
-                KeyCode::Char(c) if self.filter.chars().count() < 64 => self.filter.push(c),
-                _ => return Action::None,
-            }
-            self.log = Scroll::default();
-            return Action::Redraw;
+            Mode::TypingFilter
+        } else if self.replay {
+            Mode::Replay
+        } else {
+            Mode::Live
         }
-        if let Some(popup) = self.popup {
-            return self.on_popup_key(popup, key);
+    }
+
+    /// Handles a key through the one binding table; while typing a filter, unbound keys type.
+    pub fn on_key(&mut self, key: KeyEvent, log_total: u64, inbox_total: u64) -> Action {
+        let mode = self.key_mode();
+        match (keys::binding_for(&key, mode), self.popup) {
+            (Some(binding), Some(popup)) => self.in_popup(popup, binding.effect),
+            (Some(binding), None) => self.apply(binding.effect, log_total, inbox_total),
+            (None, _) if mode == Mode::TypingFilter => self.type_into_filter(key),
+            (None, _) => Action::None,
         }
+    }
+
+    fn apply(&mut self, effect: Effect, log_total: u64, inbox_total: u64) -> Action {
         let len = self.lens[pane_index(self.focus)];
         let page = self.page.max(1) as isize;
-        let focus = self.focus;
-        match key.code {
-            KeyCode::Char('q') => return Action::Quit,
-            KeyCode::Tab => self.focus = self.focus.next(),
-            KeyCode::BackTab => self.focus = self.focus.prev(),
-            KeyCode::Up | KeyCode::Char('k') => self.scroll_mut(focus).by(1, len),
-            KeyCode::Down | KeyCode::Char('j') => self.scroll_mut(focus).by(-1, len),
-            KeyCode::PageUp => self.scroll_mut(focus).by(page, len),
-            KeyCode::PageDown => self.scroll_mut(focus).by(-page, len),
-            KeyCode::Home | KeyCode::Char('g') => self.scroll_mut(focus).by(len as isize, len),
-            KeyCode::End | KeyCode::Char('G') => *self.scroll_mut(focus) = Scroll::default(),
-            KeyCode::Enter if len > 0 => {
-                self.popup = Some(Popup::Detail);
-                self.popup_scroll = 0;
-            }
-            KeyCode::Char('?') => self.popup = Some(Popup::Help),
-            KeyCode::Char('p') => self.toggle_pause(log_total, inbox_total),
-            KeyCode::Char('/') => {
+        let focused = self.scroll_mut(self.focus);
+        match effect {
+            Effect::Quit => return Action::Quit,
+            Effect::Reconnect => return Action::Reconnect,
+            Effect::Probe => return Action::Probe,
+            Effect::Export => return Action::Export,
+            Effect::ReplayPause => return Action::ReplayPause,
+            Effect::ReplayStep => return Action::ReplayStep,
+            Effect::ReplayJump => return Action::ReplayJump,
+            Effect::Older => focused.by(1, len),
+            Effect::Newer => focused.by(-1, len),
+            Effect::PageOlder => focused.by(page, len),
+            Effect::PageNewer => focused.by(-page, len),
+            Effect::Oldest => focused.by(len as isize, len),
+            Effect::Newest => *focused = Scroll::default(),
+            Effect::FocusNext => self.focus = self.focus.next(),
+            Effect::FocusPrev => self.focus = self.focus.prev(),
+            Effect::Detail if len > 0 => self.open(Popup::Detail),
+            Effect::Detail => return Action::None,
+            Effect::Help => self.open(Popup::Help),
+            Effect::Back if !self.filter.is_empty() => self.filter.clear(),
+            Effect::Back => return Action::None,
+            Effect::Pause => self.toggle_pause(log_total, inbox_total),
+            Effect::StartFilter => {
                 self.typing_filter = true;
                 self.focus = Pane::Log;
             }
-            KeyCode::Esc if !self.filter.is_empty() => self.filter.clear(),
-            KeyCode::Char('c') => {
+            Effect::ClearLog => {
                 self.cleared_before = log_total;
                 self.log = Scroll::default();
             }
-            KeyCode::Char('r') => return Action::Reconnect,
-            KeyCode::Char('s') => return Action::Probe,
-            KeyCode::Char('e') => return Action::Export,
-            KeyCode::Char(' ') if self.replay => return Action::ReplayPause,
-            KeyCode::Char('n') if self.replay => return Action::ReplayStep,
-            KeyCode::Char(']') if self.replay => return Action::ReplayJump,
+            Effect::FilterDone => self.edit_filter(|_| {}, false),
+            Effect::FilterClear => self.edit_filter(String::clear, false),
+            Effect::FilterDeleteChar => self.edit_filter(
+                |f| {
+                    f.pop();
+                },
+                true,
+            ),
+        }
+        Action::Redraw
+    }
+
+    fn open(&mut self, popup: Popup) {
+        self.popup = Some(popup);
+        self.popup_scroll = 0;
+    }
+
+    /// A popup takes the keys while it is open: it scrolls, closes, or lets the user quit.
+    fn in_popup(&mut self, popup: Popup, effect: Effect) -> Action {
+        let scroll = &mut self.popup_scroll;
+        match effect {
+            Effect::Quit => return Action::Quit,
+            Effect::Back | Effect::Detail => self.popup = None,
+            Effect::Help if popup == Popup::Help => self.popup = None,
+            Effect::Older => *scroll = scroll.saturating_sub(1),
+            Effect::Newer => *scroll = scroll.saturating_add(1),
+            Effect::PageOlder => *scroll = scroll.saturating_sub(POPUP_PAGE),
+            Effect::PageNewer => *scroll = scroll.saturating_add(POPUP_PAGE),
+            Effect::Oldest => *scroll = 0,
             _ => return Action::None,
         }
         Action::Redraw
     }
 
-    fn on_popup_key(&mut self, popup: Popup, key: KeyEvent) -> Action {
+    /// Changes the filter being typed; `keep_typing` false ends the typing. The log follows again,
+    /// since what it shows has changed.
+    fn edit_filter(&mut self, edit: impl FnOnce(&mut String), keep_typing: bool) {
+        edit(&mut self.filter);
+        self.typing_filter = keep_typing;
+        self.log = Scroll::default();
+    }
+
+    fn type_into_filter(&mut self, key: KeyEvent) -> Action {
         match key.code {
-            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('?') if popup == Popup::Help => {
-                self.popup = None
+            KeyCode::Char(c) if self.filter.chars().count() < MAX_FILTER_CHARS => {
+                self.edit_filter(|f| f.push(c), true);
+                Action::Redraw
             }
-            KeyCode::Esc | KeyCode::Enter => self.popup = None,
-            KeyCode::Char('q') => return Action::Quit,
-            KeyCode::Up | KeyCode::Char('k') => {
-                self.popup_scroll = self.popup_scroll.saturating_sub(1)
-            }
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.popup_scroll = self.popup_scroll.saturating_add(1)
-            }
-            KeyCode::PageUp => self.popup_scroll = self.popup_scroll.saturating_sub(10),
-            KeyCode::PageDown => self.popup_scroll = self.popup_scroll.saturating_add(10),
-            _ => return Action::None,
+            _ => Action::None,
         }
-        Action::Redraw
     }
 
     /// Mouse wheel scrolls the focused pane (or the popup).
@@ -248,6 +280,8 @@ impl ViewState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ui::keys::{BINDINGS, Context, Key};
+    use crossterm::event::KeyModifiers;
 
     fn key(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)
@@ -341,5 +375,140 @@ mod tests {
         assert_eq!(v.popup, Some(Popup::Detail));
         v.on_key(key(KeyCode::Down), 0, 0);
         assert_eq!(v.popup_scroll, 1);
+        assert_eq!(
+            v.on_key(key(KeyCode::Char('p')), 0, 0),
+            Action::None,
+            "a popup holds the view still"
+        );
+        assert!(!v.paused());
+        v.on_key(key(KeyCode::Char('?')), 0, 0);
+        assert_eq!(v.popup, Some(Popup::Detail), "? closes only the help");
+        assert_eq!(v.on_key(key(KeyCode::Char('q')), 0, 0), Action::Quit);
+    }
+
+    #[test]
+    fn replay_keys_only_in_replay_and_live_keys_only_live() {
+        let mut v = ViewState {
+            replay: true,
+            ..ViewState::default()
+        };
+        assert_eq!(v.on_key(key(KeyCode::Char(' ')), 0, 0), Action::ReplayPause);
+        assert_eq!(v.on_key(key(KeyCode::Char('n')), 0, 0), Action::ReplayStep);
+        assert_eq!(v.on_key(key(KeyCode::Char(']')), 0, 0), Action::ReplayJump);
+        assert_eq!(v.on_key(key(KeyCode::Char('r')), 0, 0), Action::None);
+        assert_eq!(v.on_key(key(KeyCode::Char('s')), 0, 0), Action::None);
+    }
+
+    fn event_of(key: Key) -> KeyEvent {
+        let modifiers = if key.ctrl {
+            KeyModifiers::CONTROL
+        } else {
+            KeyModifiers::NONE
+        };
+        KeyEvent::new(key.code, modifiers)
+    }
+
+    fn modes_of(context: Context) -> &'static [Mode] {
+        match context {
+            Context::Always => &[Mode::Live, Mode::Replay, Mode::TypingFilter],
+            Context::Everywhere => &[Mode::Live, Mode::Replay],
+            Context::Live => &[Mode::Live],
+            Context::Replay => &[Mode::Replay],
+            Context::Filter => &[Mode::TypingFilter],
+        }
+    }
+
+    /// A view in `mode` where every binding has something to act on: rows to scroll and open, a
+    /// page, a filter to clear.
+    fn ready(mode: Mode) -> ViewState {
+        ViewState {
+            replay: mode == Mode::Replay,
+            typing_filter: mode == Mode::TypingFilter,
+            filter: "x".into(),
+            lens: [3, 3, 3],
+            page: 2,
+            ..ViewState::default()
+        }
+    }
+
+    #[test]
+    fn every_binding_is_reachable_by_each_of_its_keys() {
+        for binding in BINDINGS {
+            for &mode in modes_of(binding.context) {
+                for &k in binding.keys {
+                    let found = keys::binding_for(&event_of(k), mode);
+                    assert_eq!(found, Some(binding), "{} in {mode:?}", k.name());
+                    let expected = match binding.effect {
+                        Effect::Quit => Action::Quit,
+                        Effect::Reconnect => Action::Reconnect,
+                        Effect::Probe => Action::Probe,
+                        Effect::Export => Action::Export,
+                        Effect::ReplayPause => Action::ReplayPause,
+                        Effect::ReplayStep => Action::ReplayStep,
+                        Effect::ReplayJump => Action::ReplayJump,
+                        _ => Action::Redraw,
+                    };
+                    let got = ready(mode).on_key(event_of(k), 10, 10);
+                    assert_eq!(got, expected, "{} in {mode:?}", k.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_in_one_mode() {
+        for mode in [Mode::Live, Mode::Replay, Mode::TypingFilter] {
+            let bound: Vec<Key> = keys::active(mode)
+                .flat_map(|b| b.keys.iter().copied())
+                .collect();
+            for (i, k) in bound.iter().enumerate() {
+                assert!(
+                    !bound[i + 1..].contains(k),
+                    "{} twice in {mode:?}",
+                    k.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_keys_design_names_are_bound() {
+        let bound = |code: KeyCode, ctrl: bool, mode: Mode| {
+            let k = Key { code, ctrl };
+            keys::binding_for(&event_of(k), mode).is_some()
+        };
+        let everywhere = [
+            KeyCode::Char('q'),
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::Char('j'),
+            KeyCode::Char('k'),
+            KeyCode::PageUp,
+            KeyCode::PageDown,
+            KeyCode::Home,
+            KeyCode::End,
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Char('p'),
+            KeyCode::Char('/'),
+            KeyCode::Char('c'),
+            KeyCode::Char('e'),
+            KeyCode::Char('?'),
+        ];
+        for mode in [Mode::Live, Mode::Replay] {
+            assert!(bound(KeyCode::Char('c'), true, mode), "Ctrl-C in {mode:?}");
+            for code in everywhere {
+                assert!(bound(code, false, mode), "{code:?} in {mode:?}");
+            }
+        }
+        for code in [KeyCode::Char('r'), KeyCode::Char('s')] {
+            assert!(bound(code, false, Mode::Live), "{code:?} live");
+        }
+        for code in [KeyCode::Char(' '), KeyCode::Char('n'), KeyCode::Char(']')] {
+            assert!(bound(code, false, Mode::Replay), "{code:?} in replay");
+        }
+        assert!(bound(KeyCode::Char('c'), true, Mode::TypingFilter));
     }
 }

@@ -6,10 +6,14 @@ use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::log::truncate;
 use super::{Theme, focused, pane_block, skip_for};
 use crate::monitor::Finding;
 use crate::sanitize;
 use crate::view::{Pane, ViewState};
+
+/// The severity column: a space, `WARNING`, a space.
+const SEVERITY_WIDTH: usize = 1 + 7 + 1;
 
 /// Draws the strip; returns how many findings there are.
 pub fn render(
@@ -22,6 +26,13 @@ pub fn render(
     let title = Line::from(format!(" Findings ({}) ", findings.len()));
     let block = pane_block(title, focused(view, Pane::Findings), theme);
     let height = area.height.saturating_sub(2) as usize;
+    // The kind column is as wide as the longest kind shown, leaving the summary the rest.
+    let kind_width = findings
+        .iter()
+        .map(|f| f.kind.name().len())
+        .max()
+        .unwrap_or(0);
+    let summary_room = (area.width as usize).saturating_sub(2 + SEVERITY_WIDTH + kind_width + 1);
     let lines: Vec<Line> = if findings.is_empty() {
         vec![Line::from(Span::styled(
             " ✓ no problems found",
@@ -43,10 +54,10 @@ pub fn render(
                         theme.severity(f.severity),
                     ),
                     Span::styled(
-                        format!("{:<20} ", f.kind.name()),
+                        format!("{:<kind_width$} ", f.kind.name()),
                         theme.severity(f.severity),
                     ),
-                    Span::raw(sanitize::line(&f.summary).into_owned()),
+                    Span::raw(truncate(&sanitize::line(&f.summary), summary_room)),
                 ]);
                 if focused(view, Pane::Findings) && i == selected {
                     line = line.style(theme.selected());

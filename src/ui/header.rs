@@ -5,6 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
 
 use super::{Target, Theme, human};
 use crate::monitor::Monitor;
@@ -42,37 +43,62 @@ pub fn render(
             target.key_masked
         )),
     ]);
+    let second = status_line(m, view, theme, area.width as usize);
+    frame.render_widget(Paragraph::new(vec![first, second]), area);
+}
+
+/// Between two items of the status line.
+const SEP: &str = " │ ";
+
+/// The connection state, then alarms, then counters, as many whole items as fit in `width`: an
+/// alarm is never the one cut off, and no item is cut mid-word.
+fn status_line(m: &Monitor, view: &ViewState, theme: Theme, width: usize) -> Line<'static> {
     let (state, color) = state_text(m);
     let stats = m.stats();
-    let mut second = vec![
-        Span::styled(
-            format!(" ● {state} "),
-            theme.fg(color).add_modifier(Modifier::BOLD),
-        ),
-        Span::raw(format!(
-            "│ sessions {} (reconnects {}) │ heartbeats {} │ events {} │ msgs streamed {} polled {} ",
-            stats.sessions,
-            stats.reconnects,
-            stats.heartbeats,
-            stats.events,
-            stats.messages_streamed,
-            stats.messages_polled
-        )),
-    ];
-    if stats.messages_only_polled > 0 {
-        second.push(Span::styled(
-            format!("only-polled {} ", stats.messages_only_polled),
-            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
-        ));
-    }
+    let mut items = Vec::new();
     if let Some((log_at, _)) = view.paused_at {
         let new = m.log.total().saturating_sub(log_at);
-        second.push(Span::styled(
-            format!("│ PAUSED +{new} new "),
+        items.push(Span::styled(
+            format!("PAUSED +{new} new"),
             theme.fg(Color::Magenta).add_modifier(Modifier::BOLD),
         ));
     }
-    frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
+    if stats.messages_only_polled > 0 {
+        items.push(Span::styled(
+            format!("only-polled {}", stats.messages_only_polled),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
+    items.extend(
+        [
+            format!(
+                "sessions {} (reconnects {})",
+                stats.sessions, stats.reconnects
+            ),
+            format!("heartbeats {}", stats.heartbeats),
+            format!("events {}", stats.events),
+            format!(
+                "msgs streamed {} polled {}",
+                stats.messages_streamed, stats.messages_polled
+            ),
+        ]
+        .map(Span::raw),
+    );
+    let first = Span::styled(
+        format!(" ● {state}"),
+        theme.fg(color).add_modifier(Modifier::BOLD),
+    );
+    let mut used = first.width();
+    let mut spans = vec![first];
+    for item in items {
+        let needed = SEP.width() + item.width();
+        if used + needed > width {
+            break;
+        }
+        used += needed;
+        spans.extend([Span::raw(SEP), item]);
+    }
+    Line::from(spans)
 }
 
 /// The connection state as words, with its colour.

@@ -56,12 +56,15 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Monitor, view: &ViewState, them
         Paragraph::new(lines).block(pane_block(Line::from(title), is_focused, theme)),
         area,
     );
-    let mut bar = ScrollbarState::new(len).position(selected);
-    frame.render_stateful_widget(
-        Scrollbar::new(ScrollbarOrientation::VerticalRight),
-        area,
-        &mut bar,
-    );
+    // A scrollbar only when there is something to scroll to.
+    if len > height {
+        let mut bar = ScrollbarState::new(len).position(selected);
+        frame.render_stateful_widget(
+            Scrollbar::new(ScrollbarOrientation::VerticalRight),
+            area,
+            &mut bar,
+        );
+    }
     len
 }
 

@@ -74,12 +74,16 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Monitor, view: &ViewState, them
     }
     let block = pane_block(Line::from(title), is_focused, theme);
     frame.render_widget(Paragraph::new(lines).block(block), area);
-    let mut bar = ScrollbarState::new(len).position(len.saturating_sub(1).saturating_sub(selected));
-    frame.render_stateful_widget(
-        Scrollbar::new(ScrollbarOrientation::VerticalRight),
-        area,
-        &mut bar,
-    );
+    // A scrollbar only when there is something to scroll to.
+    if len > height {
+        let mut bar =
+            ScrollbarState::new(len).position(len.saturating_sub(1).saturating_sub(selected));
+        frame.render_stateful_widget(
+            Scrollbar::new(ScrollbarOrientation::VerticalRight),
+            area,
+            &mut bar,
+        );
+    }
     len
 }
 

@@ -2,16 +2,18 @@
 //! through `sanitize` before it reaches a widget.
 
 mod findings;
+mod footer;
 mod header;
 mod inbox;
+pub mod keys;
 mod log;
 mod popup;
 mod rate;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
 use std::time::Duration;
 
@@ -99,6 +101,11 @@ pub(crate) fn pane_block<'a>(title: Line<'a>, focused: bool, theme: Theme) -> Bl
         .title(title)
 }
 
+/// From this height on, the rate pane shows all its figures.
+const TALL: u16 = 30;
+/// From this width on, the log and the inbox sit side by side.
+const WIDE: u16 = 100;
+
 /// Draws one frame.
 pub fn draw(
     frame: &mut Frame,
@@ -114,31 +121,31 @@ pub fn draw(
     }
     let findings = m.findings();
     let findings_height = (findings.len().clamp(1, 4) + 2) as u16;
-    let rows = Layout::default()
-        .direction(Direction::Vertical)
-        .constraints([
-            Constraint::Length(2),
-            Constraint::Length(findings_height),
-            Constraint::Length(6),
-            Constraint::Min(4),
-            Constraint::Length(1),
-        ])
-        .split(area);
-    header::render(frame, rows[0], m, view, target, theme);
-    let findings_len = findings::render(frame, rows[1], &findings, view, theme);
-    rate::render(frame, rows[2], m, target, theme);
-    let direction = if area.width >= 100 {
-        Direction::Horizontal
+    // A short terminal gives the rows to the log and inbox; the rate pane keeps its sparkline and
+    // the expected-against-seen figures.
+    let rate_height = if area.height >= TALL { 6 } else { 4 };
+    let [header_area, findings_area, rate_area, body, footer_area] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(findings_height),
+        Constraint::Length(rate_height),
+        Constraint::Min(4),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::render(frame, header_area, m, view, target, theme);
+    let findings_len = findings::render(frame, findings_area, &findings, view, theme);
+    rate::render(frame, rate_area, m, target, theme);
+    let [log_area, inbox_area] = if area.width >= WIDE {
+        Layout::horizontal([Constraint::Percentage(50); 2]).areas(body)
     } else {
-        Direction::Vertical
+        // Stacked, the inbox takes the rows its messages need, up to half; the log the rest.
+        let rows = u16::try_from(inbox_rows(m, view).count()).unwrap_or(u16::MAX);
+        let inbox_height = rows.saturating_add(2).max(3).min(body.height / 2);
+        Layout::vertical([Constraint::Min(0), Constraint::Length(inbox_height)]).areas(body)
     };
-    let main = Layout::default()
-        .direction(direction)
-        .constraints([Constraint::Percentage(50), Constraint::Percentage(50)])
-        .split(rows[3]);
-    let log_len = log::render(frame, main[0], m, view, theme);
-    let inbox_len = inbox::render(frame, main[1], m, view, theme);
-    footer(frame, rows[4], view, theme);
+    let log_len = log::render(frame, log_area, m, view, theme);
+    let inbox_len = inbox::render(frame, inbox_area, m, view, theme);
+    footer::render(frame, footer_area, view, theme);
     match view.popup {
         Some(Popup::Help) => popup::help(frame, area, view, theme),
         Some(Popup::Detail) => popup::detail(frame, area, m, view, &findings, theme),
@@ -146,75 +153,8 @@ pub fn draw(
     }
     DrawInfo {
         lens: [findings_len, log_len, inbox_len],
-        page: main[0].height.saturating_sub(3) as usize,
+        page: log_area.height.saturating_sub(3) as usize,
     }
-}
-
-fn footer(frame: &mut Frame, area: Rect, view: &ViewState, theme: Theme) {
-    let key = |k: &'static str| Span::styled(k, theme.fg(Color::Cyan).add_modifier(Modifier::BOLD));
-    let mut spans = if view.typing_filter {
-        vec![
-            key("filter: "),
-            Span::raw(view.filter.clone()),
-            Span::raw("▏  "),
-            key("Enter"),
-            Span::raw(" done  "),
-            key("Esc"),
-            Span::raw(" clear"),
-        ]
-    } else {
-        let mut s = vec![
-            key("q"),
-            Span::raw(" quit  "),
-            key("Tab"),
-            Span::raw(" focus  "),
-            key("↑↓"),
-            Span::raw(" scroll  "),
-            key("Enter"),
-            Span::raw(" detail  "),
-            key("p"),
-            Span::raw(" pause  "),
-        ];
-        if view.replay {
-            s.extend([
-                key("Space"),
-                Span::raw(" play/pause  "),
-                key("n"),
-                Span::raw(" step  "),
-                key("]"),
-                Span::raw(" +30s  "),
-            ]);
-        } else {
-            s.extend([
-                key("r"),
-                Span::raw(" reconnect  "),
-                key("s"),
-                Span::raw(" probe  "),
-            ]);
-        }
-        s.extend([
-            key("/"),
-            Span::raw(" filter  "),
-            key("e"),
-            Span::raw(" export  "),
-            key("?"),
-            Span::raw(" help"),
-        ]);
-        s
-    };
-    // A status (e.g. where a report was written) goes first, so a narrow footer never hides it.
-    if let Some(status) = &view.status {
-        let mut first = vec![
-            Span::styled(
-                format!("{} ", crate::sanitize::line(status)),
-                theme.fg(Color::Green).add_modifier(Modifier::BOLD),
-            ),
-            Span::raw("│ "),
-        ];
-        first.append(&mut spans);
-        spans = first;
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 /// Whether `pane` has the focus (and no popup hides it).

@@ -1,57 +1,90 @@
 //! Popups: the key help, and the selected event, message or finding in full.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Margin, Rect};
 use ratatui::text::Line;
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState, Wrap};
 
+use unicode_width::UnicodeWidthStr;
+
+use super::keys::{self, BINDINGS, Binding, Context, Effect, Mode};
 use super::{Theme, inbox_rows, log_rows, pane_block};
 use crate::monitor::{Finding, Monitor};
 use crate::sanitize;
 use crate::view::{Pane, ViewState};
+use crate::wire::WireMessage;
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let w = width.min(area.width.saturating_sub(2)).max(1);
-    let h = height.min(area.height.saturating_sub(2)).max(1);
-    Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
+/// Wide enough for the longest help line.
+const HELP_WIDTH: u16 = 72;
+
+/// The help: every binding that works in the view's mode, then those for typing a filter. It
+/// scrolls when the terminal is too short for it.
+pub fn help(frame: &mut Frame, area: Rect, view: &ViewState, theme: Theme) {
+    let mode = view.key_mode();
+    let lines = help_lines(mode);
+    let rect = area.inner(Margin::new(1, 1)).centered(
+        Constraint::Length(HELP_WIDTH),
+        Constraint::Length(lines.len() as u16 + 2),
+    );
+    let heading = match mode {
+        Mode::Replay => "Keys in replay",
+        Mode::Live | Mode::TypingFilter => "Keys",
+    };
+    let title = Line::from(format!(" {heading} — {} ", scroll_hint(view)));
+    let hidden = lines
+        .len()
+        .saturating_sub(rect.height.saturating_sub(2) as usize);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .scroll((view.popup_scroll, 0))
+            .block(pane_block(title, true, theme)),
+        rect,
+    );
+    if hidden > 0 {
+        let mut bar = ScrollbarState::new(hidden + 1).position(view.popup_scroll as usize);
+        frame.render_stateful_widget(
+            Scrollbar::new(ScrollbarOrientation::VerticalRight),
+            rect,
+            &mut bar,
+        );
     }
 }
 
-pub const HELP: &[(&str, &str)] = &[
-    ("q, Ctrl-C", "quit"),
-    ("Tab, Shift-Tab", "move focus: findings, event log, inbox"),
-    ("↑↓ j k", "scroll the focused pane"),
-    (
-        "PgUp PgDn Home End",
-        "page, oldest, newest (End follows again)",
-    ),
-    ("Enter", "the selected event, message or finding in full"),
-    ("p", "pause/resume the view (data keeps arriving, counted)"),
-    ("r", "reconnect now"),
-    ("/", "filter the event log (type, id, data)"),
-    ("c", "clear the event log view"),
-    ("s", "send a probe message"),
-    ("e", "export the report (markdown + JSON) to this directory"),
-    ("Space n ]", "replay only: play/pause, step, jump 30 s"),
-    ("?", "this help; Esc closes"),
-];
-
-pub fn help(frame: &mut Frame, area: Rect, _view: &ViewState, theme: Theme) {
-    let rect = centered(area, 72, HELP.len() as u16 + 4);
-    let mut lines = vec![Line::from(" Keys"), Line::from("")];
+/// The help text for `mode`, generated from the binding table.
+fn help_lines(mode: Mode) -> Vec<Line<'static>> {
+    let label_width = BINDINGS
+        .iter()
+        .map(|b| b.label().width())
+        .max()
+        .unwrap_or(0);
+    let row = |b: &Binding| {
+        let label = b.label();
+        let pad = label_width - label.width();
+        Line::from(format!(" {label}{:pad$}  {}", "", b.help))
+    };
+    let mut lines: Vec<Line> = keys::active(mode).map(row).collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(" While typing a filter"));
     lines.extend(
-        HELP.iter()
-            .map(|(k, what)| Line::from(format!(" {k:<20} {what}"))),
+        BINDINGS
+            .iter()
+            .filter(|b| b.context == Context::Filter)
+            .map(row),
     );
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines).block(pane_block(Line::from(" Help "), true, theme)),
-        rect,
-    );
+    lines
+}
+
+/// "Esc closes, ↑↓ scroll", from the bindings that do that in a popup.
+fn scroll_hint(view: &ViewState) -> String {
+    let mode = view.key_mode();
+    let first_key = |effect| keys::for_effect(effect, mode).map(Binding::footer_label);
+    format!(
+        "{} closes, {}{} scroll",
+        first_key(Effect::Back).unwrap_or_default(),
+        first_key(Effect::Older).unwrap_or_default(),
+        first_key(Effect::Newer).unwrap_or_default(),
+    )
 }
 
 /// The full text of what is selected in the focused pane.
@@ -96,11 +129,10 @@ pub fn detail_text(m: &Monitor, view: &ViewState, findings: &[Finding]) -> (Stri
                 (
                     " Message ".into(),
                     format!(
-                        "id            {}\nconversation  {}\nfrom          {} ({})\nto            {}\ncreated       {}\npolled        {}\nstreamed      {}\nmark          {}\n\n{}",
+                        "id            {}\nconversation  {}\nfrom          {}\nto            {}\ncreated       {}\npolled        {}\nstreamed      {}\nmark          {}\n\n{}",
                         opt(&msg.id),
                         opt(&msg.conversation_id),
-                        opt(&msg.from_name),
-                        opt(&msg.from),
+                        sender(msg),
                         opt(&msg.to),
                         msg.created_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
                         e.polled
@@ -138,6 +170,15 @@ pub fn detail_text(m: &Monitor, view: &ViewState, findings: &[Finding]) -> (Stri
     }
 }
 
+/// `name (id)` when the message names its sender, else the id alone.
+fn sender(msg: &WireMessage) -> String {
+    let id = msg.from.as_deref().map(sanitize::line).unwrap_or_default();
+    match msg.from_name.as_deref() {
+        Some(name) => format!("{} ({id})", sanitize::line(name)),
+        None => id.into_owned(),
+    }
+}
+
 pub fn detail(
     frame: &mut Frame,
     area: Rect,
@@ -147,13 +188,9 @@ pub fn detail(
     theme: Theme,
 ) {
     let (title, text) = detail_text(m, view, findings);
-    let rect = centered(
-        area,
-        area.width.saturating_sub(8),
-        area.height.saturating_sub(4),
-    );
+    let rect = area.inner(Margin::new(4, 2));
     frame.render_widget(Clear, rect);
-    let title = Line::from(format!("{title}— Esc closes, ↑↓ scroll "));
+    let title = Line::from(format!("{title}— {} ", scroll_hint(view)));
     frame.render_widget(
         Paragraph::new(text)
             .wrap(Wrap { trim: false })

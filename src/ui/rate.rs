@@ -2,7 +2,7 @@
 //! rate beside it so a flood (20/s against 1 every 15 s) is obvious.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
@@ -30,11 +30,9 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Monitor, target: &Target, theme
     let block = pane_block(title, false, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let cols = Layout::default()
-        .direction(Direction::Horizontal)
-        .constraints([Constraint::Min(10), Constraint::Length(34)])
-        .split(inner);
-    let width = cols[0].width as usize;
+    let [spark_area, figures_area] =
+        Layout::horizontal([Constraint::Min(10), Constraint::Length(34)]).areas(inner);
+    let width = spark_area.width as usize;
     let data: Vec<u64> = m.heartbeats.last_seconds(width).collect();
     let peak = data.iter().copied().max().unwrap_or(0);
     // The scale never drops below 1 per second, so a normal heartbeat is a small bar and a
@@ -44,7 +42,7 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Monitor, target: &Target, theme
             .data(&data)
             .max(peak.max(1))
             .style(theme.fg(if flooding { Color::Red } else { Color::Green })),
-        cols[0],
+        spark_area,
     );
     let last = m.heartbeats.last().map_or("never".to_string(), |b| {
         format!("{} ago", human(m.now.since(b.t)))
@@ -54,11 +52,12 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Monitor, target: &Target, theme
     } else {
         "none".into()
     };
+    // Expected against seen first: a short pane shows only those two lines.
     let lines = vec![
         Line::from(format!(" expected: 1 every {}..{}", human(lo), human(hi))),
-        Line::from(format!("  = at most {expected_max:.2}/s")),
         Line::from(format!(" last 10 s: {every}")),
         Line::from(format!(" peak {peak}/s, last {last}")),
+        Line::from(format!(" expected at most {expected_max:.2}/s")),
     ];
-    frame.render_widget(Paragraph::new(lines), cols[1]);
+    frame.render_widget(Paragraph::new(lines), figures_area);
 }
