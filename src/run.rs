@@ -362,8 +362,9 @@ async fn monitor_in_tui(watched: Watched, settings: Settings) -> Result<ExitCode
                 AppCommand::Probe => {
                     let (endpoint, inject) = (endpoint.clone(), inject.clone());
                     tokio::spawn(async move {
-                        let obs = source::send_probe(&endpoint, Clock::start()).await;
-                        let _ = inject.send(obs).await;
+                        for obs in source::send_probe(&endpoint, Clock::start()).await {
+                            let _ = inject.send(obs).await;
+                        }
                     });
                 }
                 AppCommand::ReplayPause | AppCommand::ReplayStep | AppCommand::ReplayJump(_) => {}

@@ -110,7 +110,9 @@ impl Backoff {
             let wait = self.cap.max(floor);
             (wait, wait)
         } else {
-            let ceiling = self.ceiling(server_retry.unwrap_or(self.initial)).max(floor);
+            let ceiling = self
+                .ceiling(server_retry.unwrap_or(self.initial))
+                .max(floor);
             (ceiling, floor + self.jitter(ceiling - floor))
         };
         self.failures = self.failures.saturating_add(1);
@@ -311,7 +313,11 @@ mod tests {
             auth_failure: true,
             ..RetryHint::default()
         });
-        assert_eq!(d.delay, Duration::from_secs(30), "and the cap beats a small floor");
+        assert_eq!(
+            d.delay,
+            Duration::from_secs(30),
+            "and the cap beats a small floor"
+        );
     }
 
     #[test]
