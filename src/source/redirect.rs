@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{
-    CONTENT_ENCODING, CONTENT_LANGUAGE, CONTENT_LOCATION, CONTENT_TYPE, HeaderMap, LOCATION,
+    CONTENT_ENCODING, CONTENT_LANGUAGE, CONTENT_LOCATION, CONTENT_TYPE, HeaderMap, HeaderValue,
+    LOCATION,
 };
 use reqwest::{Method, Response, StatusCode, Url};
 
@@ -102,10 +103,8 @@ impl Call {
 
     /// A JSON body (its `Content-Type` goes with it).
     pub(crate) fn json(mut self, value: &serde_json::Value) -> Call {
-        self.headers.insert(
-            CONTENT_TYPE,
-            reqwest::header::HeaderValue::from_static("application/json"),
-        );
+        self.headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         self.body = Some(Bytes::from(value.to_string()));
         self
     }
@@ -170,19 +169,24 @@ impl Call {
                 cross_origin: to.origin() != home,
             }));
             if !keep_body {
-                self.body = None;
-                for name in [
-                    CONTENT_TYPE,
-                    CONTENT_ENCODING,
-                    CONTENT_LANGUAGE,
-                    CONTENT_LOCATION,
-                ] {
-                    self.headers.remove(name);
-                }
+                self.drop_body();
             }
             requested.push((method.clone(), to.clone()));
             self.method = method;
             self.url = to;
+        }
+    }
+
+    /// The body and the headers that describe it (Fetch: "request-body-header names").
+    fn drop_body(&mut self) {
+        self.body = None;
+        for name in [
+            CONTENT_TYPE,
+            CONTENT_ENCODING,
+            CONTENT_LANGUAGE,
+            CONTENT_LOCATION,
+        ] {
+            self.headers.remove(name);
         }
     }
 

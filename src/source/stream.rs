@@ -341,7 +341,7 @@ impl StreamSource {
             );
             let mut outcome = Outcome::failed(detail.clone());
             outcome.stop = Some(format!(
-                "{detail}; no reconnect until asked (WHATWG: 204 ends an event stream for good)"
+                "{detail} (WHATWG: a 204 ends an event stream); waiting until asked to reconnect"
             ));
             return self
                 .closed_with(session, CloseReason::Rejected { detail }, outcome)
