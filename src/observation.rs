@@ -102,11 +102,32 @@ impl Observation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Kind {
-    /// The stream source is about to open session `session` (1-based, one per HTTP request).
+    /// The stream source is about to open session `session` (1-based, one per session; a session
+    /// may take several HTTP requests when redirects are followed).
     ConnectAttempt {
         session: u64,
+        /// The `Last-Event-ID` header sent with it: the last event id seen, when a header can
+        /// carry it (else see [`Kind::LastEventIdUnsent`]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         last_event_id: Option<String>,
+    },
+    /// Right after a `ConnectAttempt`: the last event id seen has a byte an HTTP header cannot
+    /// carry (a control character), so it is not sent and the server cannot resume from it
+    /// (missed messages are not replayed). The session goes ahead without it.
+    LastEventIdUnsent { session: u64, id: String },
+    /// A redirect (301, 302, 303, 307 or 308 with a `Location`) was followed: the next request of
+    /// the same call goes to `to`. `cross_origin`: `to` is not on the base URL's origin (scheme,
+    /// host, port), so the API key and the agent header were not sent to it. URLs are shown
+    /// without userinfo and with the key masked.
+    Redirected {
+        route: Route,
+        /// The stream session (stream redirects only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<u64>,
+        status: u16,
+        from: String,
+        to: String,
+        cross_origin: bool,
     },
     /// The server answered the stream request, whatever the status.
     StreamResponse {
@@ -116,7 +137,7 @@ pub enum Kind {
         content_type: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         content_encoding: Option<String>,
-        /// Time from the request to the response head.
+        /// Time from the first request to the final response head (redirects included).
         ttfb_ms: u64,
         /// `Retry-After` of the response, in milliseconds, when present and valid.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,6 +177,10 @@ pub enum Kind {
     StreamClosed { session: u64, reason: CloseReason },
     /// The stream source will try again after `delay_ms`.
     RetryScheduled { delay_ms: u64, reason: String },
+    /// The server said stop (an HTTP 204 to the stream request, per the WHATWG reconnection
+    /// rules): instead of a `RetryScheduled`, the stream source waits until asked to reconnect
+    /// (`StreamCommand::ReconnectNow`, `r` in the TUI). Follows the session's `StreamClosed`.
+    ReconnectStopped { session: u64, reason: String },
     /// A successful peek: the inbox as the server lists it now.
     PollOk {
         elapsed_ms: u64,
@@ -222,6 +247,28 @@ impl CloseReason {
     }
 }
 
+/// Which call a redirect answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    /// `GET` of the event stream.
+    Stream,
+    /// `GET` of the inbox peek.
+    Peek,
+    /// `POST` of a probe message.
+    Probe,
+}
+
+impl Route {
+    pub fn label(self) -> &'static str {
+        match self {
+            Route::Stream => "stream",
+            Route::Peek => "peek",
+            Route::Probe => "probe",
+        }
+    }
+}
+
 /// What kind of network failure prevented an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -231,6 +278,7 @@ pub enum NetErrorClass {
     Refused,
     Tls,
     Timeout,
+    /// A redirect that cannot be followed: a loop, more than ten hops, a bad `Location`.
     Redirect,
     Body,
     Other,
@@ -273,6 +321,54 @@ mod tests {
         assert!(line.contains(r#""type":"sse-event""#), "{line}");
         let back: Observation = serde_json::from_str(&line).unwrap();
         assert_eq!(back, obs);
+    }
+
+    /// The recording format of the reconnection observations, pinned byte for byte.
+    #[test]
+    fn reconnection_kinds_have_a_stable_json_shape() {
+        let cases = [
+            (
+                Kind::Redirected {
+                    route: Route::Stream,
+                    session: Some(2),
+                    status: 307,
+                    from: "http://a/messages/stream".into(),
+                    to: "http://b/messages/stream".into(),
+                    cross_origin: true,
+                },
+                r#"{"type":"redirected","route":"stream","session":2,"status":307,"from":"http://a/messages/stream","to":"http://b/messages/stream","cross_origin":true}"#,
+            ),
+            (
+                Kind::Redirected {
+                    route: Route::Peek,
+                    session: None,
+                    status: 308,
+                    from: "http://a/p".into(),
+                    to: "http://a/q".into(),
+                    cross_origin: false,
+                },
+                r#"{"type":"redirected","route":"peek","status":308,"from":"http://a/p","to":"http://a/q","cross_origin":false}"#,
+            ),
+            (
+                Kind::ReconnectStopped {
+                    session: 4,
+                    reason: "204".into(),
+                },
+                r#"{"type":"reconnect-stopped","session":4,"reason":"204"}"#,
+            ),
+            (
+                Kind::LastEventIdUnsent {
+                    session: 5,
+                    id: "a\u{7}b".into(),
+                },
+                r#"{"type":"last-event-id-unsent","session":5,"id":"a\u0007b"}"#,
+            ),
+        ];
+        for (kind, json) in cases {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Kind>(json).unwrap(), kind);
+        }
+        assert_eq!(serde_json::to_string(&Route::Probe).unwrap(), r#""probe""#);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use axum::routing::{any, get, post};
 use futures_util::stream;
-use inboxtop::observation::{Clock, Kind, NetErrorClass, Observation};
+use inboxtop::observation::{Clock, Kind, NetErrorClass, Observation, Route};
 use inboxtop::secret::ApiKey;
 use inboxtop::source::{Endpoint, PollSettings, run_poll, send_probe};
 use serde_json::{Value, json};
@@ -50,23 +50,37 @@ fn no_key(obs: &Observation) {
     );
 }
 
-/// Runs the poll source until its first observation, which must come at once.
-async fn first_poll(base: &str, settings: PollSettings) -> Kind {
+/// Runs the poll source for its first peek, which must come at once: the redirects it followed,
+/// then its result.
+async fn first_round(base: &str, settings: PollSettings) -> Vec<Observation> {
     let (tx, mut rx) = mpsc::channel(4);
     let started = Instant::now();
     let task = tokio::spawn(run_poll(endpoint(base), settings, Clock::start(), tx));
-    let obs = tokio::time::timeout(Duration::from_secs(2), rx.recv())
-        .await
-        .expect("first poll right away, not after the interval")
-        .unwrap();
+    let mut round = Vec::new();
+    loop {
+        let obs = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .expect("first poll right away, not after the interval")
+            .unwrap();
+        no_key(&obs);
+        let done = matches!(obs.kind, Kind::PollOk { .. } | Kind::PollFailed { .. });
+        round.push(obs);
+        if done {
+            break;
+        }
+    }
     assert!(started.elapsed() < Duration::from_secs(2));
-    no_key(&obs);
     drop(rx);
     tokio::time::timeout(Duration::from_secs(2), task)
         .await
         .expect("run_poll returns once tx is closed")
         .unwrap();
-    obs.kind
+    round
+}
+
+/// The result of the first peek.
+async fn first_poll(base: &str, settings: PollSettings) -> Kind {
+    first_round(base, settings).await.pop().unwrap().kind
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response {
@@ -306,6 +320,12 @@ async fn connection_refused_is_classified() {
     }
 }
 
+/// The one observation of a probe that met no redirect.
+fn single(mut observations: Vec<Observation>) -> Observation {
+    assert_eq!(observations.len(), 1, "{observations:?}");
+    observations.pop().unwrap()
+}
+
 /// The headers and JSON body of the request a server received.
 type Captured = Arc<Mutex<Option<(HeaderMap, Value)>>>;
 
@@ -329,7 +349,7 @@ async fn a_probe_posts_to_the_agent_and_returns_the_message_id() {
         )
         .with_state(body.clone());
     let base = serve(app).await;
-    let obs = send_probe(&endpoint(&base), Clock::start()).await;
+    let obs = single(send_probe(&endpoint(&base), Clock::start()).await);
     no_key(&obs);
     assert_eq!(
         obs.kind,
@@ -360,7 +380,7 @@ async fn a_refused_probe_says_why() {
         }),
     );
     let base = serve(app).await;
-    let obs = send_probe(&endpoint(&base), Clock::start()).await;
+    let obs = single(send_probe(&endpoint(&base), Clock::start()).await);
     no_key(&obs);
     match obs.kind {
         Kind::ProbeSent {
@@ -371,4 +391,223 @@ async fn a_refused_probe_says_why() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+fn redirect(status: StatusCode, location: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::LOCATION, location)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn moved_inbox() -> Response {
+    json_response(
+        StatusCode::OK,
+        json!({"success": true, "data": {"messages": [{"id": "m1", "content": "moved"}]}}),
+    )
+}
+
+#[tokio::test]
+async fn a_peek_redirect_is_followed_with_its_query_and_the_credentials() {
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let app = Router::new()
+        .route(
+            "/messages/peek",
+            get(|uri: Uri| async move {
+                let query = uri.query().unwrap_or_default().to_owned();
+                redirect(
+                    StatusCode::PERMANENT_REDIRECT,
+                    &format!("/v2/messages/peek?{query}"),
+                )
+            }),
+        )
+        .route(
+            "/v2/messages/peek",
+            get(
+                |State(seen): State<Arc<Mutex<Seen>>>,
+                 Query(q): Query<HashMap<String, String>>,
+                 headers: HeaderMap| async move {
+                    let mut s = seen.lock().unwrap();
+                    s.query.push(q);
+                    s.headers.push(headers);
+                    moved_inbox()
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    let base = serve(app).await;
+    let round = first_round(&base, settings()).await;
+    assert_eq!(round.len(), 2, "{round:?}");
+    assert_eq!(
+        round[0].kind,
+        Kind::Redirected {
+            route: Route::Peek,
+            session: None,
+            status: 308,
+            from: format!("{base}/messages/peek?limit=50&mentioned={AGENT}"),
+            to: format!("{base}/v2/messages/peek?limit=50&mentioned={AGENT}"),
+            cross_origin: false,
+        }
+    );
+    assert!(
+        matches!(&round[1].kind, Kind::PollOk { messages, .. } if messages[0].content == "moved")
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.query[0]["mentioned"], AGENT);
+    assert_eq!(
+        seen.headers[0]["authorization"],
+        format!("Bearer {KEY}").as_str()
+    );
+    assert_eq!(seen.headers[0]["x-agent-id"], AGENT);
+    assert_eq!(seen.headers[0]["accept"], "application/json");
+}
+
+#[tokio::test]
+async fn a_peek_redirected_to_another_origin_goes_without_credentials() {
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let away = serve(
+        Router::new()
+            .route(
+                "/peek",
+                get(
+                    |State(seen): State<Arc<Mutex<Seen>>>, headers: HeaderMap| async move {
+                        seen.lock().unwrap().headers.push(headers);
+                        moved_inbox()
+                    },
+                ),
+            )
+            .with_state(seen.clone()),
+    )
+    .await;
+    let to = format!("{away}/peek");
+    let base = serve(Router::new().route(
+        "/messages/peek",
+        get(move || async move { redirect(StatusCode::FOUND, &to) }),
+    ))
+    .await;
+    let round = first_round(&base, settings()).await;
+    assert!(
+        matches!(
+            &round[0].kind,
+            Kind::Redirected {
+                route: Route::Peek,
+                status: 302,
+                cross_origin: true,
+                ..
+            }
+        ),
+        "{round:?}"
+    );
+    assert!(matches!(round[1].kind, Kind::PollOk { .. }), "{round:?}");
+    let seen = seen.lock().unwrap();
+    assert!(seen.headers[0].get("authorization").is_none());
+    assert!(seen.headers[0].get("x-agent-id").is_none());
+}
+
+#[tokio::test]
+async fn an_endless_peek_redirect_chain_fails_the_poll() {
+    let app = Router::new()
+        .route(
+            "/messages/peek",
+            get(|| async { redirect(StatusCode::FOUND, "/p/1") }),
+        )
+        .route(
+            "/p/{n}",
+            get(
+                |axum::extract::Path(n): axum::extract::Path<u32>| async move {
+                    redirect(StatusCode::FOUND, &format!("/p/{}", n + 1))
+                },
+            ),
+        );
+    let base = serve(app).await;
+    let round = first_round(&base, settings()).await;
+    assert_eq!(round.len(), 11, "ten hops, then the failure: {round:?}");
+    match &round[10].kind {
+        Kind::PollFailed {
+            status: None,
+            class: Some(NetErrorClass::Redirect),
+            error,
+            ..
+        } => assert!(error.contains("more than 10 redirects"), "{error}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_probe_redirected_with_307_is_posted_again_with_its_body() {
+    let body: Captured = Arc::default();
+    let app = Router::new()
+        .route(
+            "/messages",
+            post(|| async { redirect(StatusCode::TEMPORARY_REDIRECT, "/v2/messages") }),
+        )
+        .route(
+            "/v2/messages",
+            post(
+                |State(b): State<Captured>,
+                 headers: HeaderMap,
+                 axum::Json(v): axum::Json<Value>| async move {
+                    *b.lock().unwrap() = Some((headers, v));
+                    json_response(
+                        StatusCode::CREATED,
+                        json!({"success": true, "data": {"message": {"id": "p-2"}}}),
+                    )
+                },
+            ),
+        )
+        .with_state(body.clone());
+    let base = serve(app).await;
+    let obs = send_probe(&endpoint(&base), Clock::start()).await;
+    obs.iter().for_each(no_key);
+    assert!(
+        matches!(
+            &obs[..],
+            [
+                Observation { kind: Kind::Redirected { route: Route::Probe, session: None, status: 307, cross_origin: false, .. }, .. },
+                Observation { kind: Kind::ProbeSent { id: Some(id), error: None }, .. },
+            ] if id == "p-2"
+        ),
+        "{obs:?}"
+    );
+    let (headers, v) = body.lock().unwrap().take().unwrap();
+    assert_eq!(headers["authorization"], format!("Bearer {KEY}").as_str());
+    assert_eq!(v["toAgentId"], AGENT);
+}
+
+#[tokio::test]
+async fn a_probe_answered_with_303_fetches_the_result_with_a_get() {
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let app = Router::new()
+        .route(
+            "/messages",
+            post(|| async { redirect(StatusCode::SEE_OTHER, "/messages/p-3") }),
+        )
+        .route(
+            "/messages/p-3",
+            any(
+                |State(seen): State<Arc<Mutex<Seen>>>,
+                 method: Method,
+                 uri: Uri,
+                 headers: HeaderMap| async move {
+                    let mut s = seen.lock().unwrap();
+                    s.requests.push((method, uri.to_string()));
+                    s.headers.push(headers);
+                    json_response(
+                        StatusCode::OK,
+                        json!({"success": true, "data": {"message": {"id": "p-3"}}}),
+                    )
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    let base = serve(app).await;
+    let obs = send_probe(&endpoint(&base), Clock::start()).await;
+    assert!(
+        matches!(&obs[1].kind, Kind::ProbeSent { id: Some(id), .. } if id == "p-3"),
+        "{obs:?}"
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.requests, [(Method::GET, "/messages/p-3".to_owned())]);
+    assert!(seen.headers[0].get("content-type").is_none());
 }

@@ -1,7 +1,7 @@
 //! The stream source against small servers on loopback that play simple or hostile roles.
 //!
 //! Real HTTP, no mocked client. Settings use short timeouts and backoffs so the whole file runs
-//! in a couple of seconds (the `Retry-After: 1` test waits its second on purpose).
+//! in a couple of seconds (the `Retry-After: 1` and `retry: 400` tests wait on purpose).
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use futures_util::{StreamExt, stream};
-use inboxtop::observation::{Clock, CloseReason, Kind, NetErrorClass, Observation};
+use inboxtop::observation::{Clock, CloseReason, Kind, NetErrorClass, Observation, Route};
 use inboxtop::secret::ApiKey;
 use inboxtop::source::{Endpoint, StreamCommand, StreamSettings, run_stream};
 use tokio::sync::mpsc;
@@ -632,54 +632,435 @@ fn invalid_urls_are_refused_up_front() {
     }
 }
 
+/// A response redirecting to `location` with `status`.
+fn redirect(status: StatusCode, location: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::LOCATION, location)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn redirects(obs: &[Observation]) -> Vec<&Kind> {
+    kinds(obs)
+        .into_iter()
+        .filter(|k| matches!(k, Kind::Redirected { .. }))
+        .collect()
+}
+
 #[tokio::test]
-async fn a_redirect_is_observed_not_followed() {
+async fn a_307_is_followed_observed_and_the_events_arrive() {
+    let seen: Seen = Arc::default();
+    let app = Router::new()
+        .route(
+            "/messages/stream",
+            get(|| async { redirect(StatusCode::TEMPORARY_REDIRECT, "/v2/stream") }),
+        )
+        .route(
+            "/v2/stream",
+            get(|State(seen): State<Seen>, headers: HeaderMap| async move {
+                seen.lock().unwrap().push(headers);
+                sse(vec![b"data: followed\n\n".to_vec()], false)
+            }),
+        )
+        .with_state(seen.clone());
+    let base = serve(app).await;
+    let mut run = Run::start(endpoint(&base), fast());
+    let obs = run.until(is_retry).await;
+    let k = kinds(&obs);
+    assert!(matches!(k[0], Kind::ConnectAttempt { session: 1, .. }));
+    assert_eq!(
+        k[1],
+        &Kind::Redirected {
+            route: Route::Stream,
+            session: Some(1),
+            status: 307,
+            from: format!("{base}/messages/stream"),
+            to: format!("{base}/v2/stream"),
+            cross_origin: false,
+        }
+    );
+    assert!(matches!(
+        k[2],
+        Kind::StreamResponse {
+            session: 1,
+            status: 200,
+            ..
+        }
+    ));
+    assert_eq!(events(&obs), [("message".into(), None, "followed".into())]);
+    assert_eq!(closed_reason(&obs), &CloseReason::Eof);
+    // Same origin: the credentials went along.
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen[0]["authorization"], format!("Bearer {KEY}").as_str());
+    assert_eq!(seen[0]["x-agent-id"], AGENT);
+    assert_eq!(seen[0]["accept"], "text/event-stream");
+}
+
+#[tokio::test]
+async fn credentials_go_to_the_base_origin_only_along_a_redirect_chain() {
+    // The base origin ("home") sends the stream to another origin (another port, "away"), which
+    // sends it back home, with userinfo and the key in its Location.
+    let home_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let home = format!("http://{}", home_listener.local_addr().unwrap());
+    let back = format!(
+        "{}/final?echo={KEY}",
+        home.replacen("http://", "http://user:pw@", 1)
+    );
+    let away_seen: Seen = Arc::default();
+    let away_app = Router::new()
+        .route(
+            "/bounce",
+            get(
+                move |State(seen): State<Seen>, headers: HeaderMap| async move {
+                    seen.lock().unwrap().push(headers);
+                    redirect(StatusCode::FOUND, &back)
+                },
+            ),
+        )
+        .with_state(away_seen.clone());
+    let away = serve(away_app).await;
+    let home_seen: Seen = Arc::default();
+    let to_away = format!("{away}/bounce");
+    let home_app = Router::new()
+        .route(
+            "/messages/stream",
+            get(move || async move { redirect(StatusCode::TEMPORARY_REDIRECT, &to_away) }),
+        )
+        .route(
+            "/final",
+            get(|State(seen): State<Seen>, headers: HeaderMap| async move {
+                seen.lock().unwrap().push(headers);
+                sse(vec![b"data: home again\n\n".to_vec()], false)
+            }),
+        )
+        .with_state(home_seen.clone());
+    tokio::spawn(async move { axum::serve(home_listener, home_app).await.unwrap() });
+
+    let mut run = Run::start(endpoint(&home), fast());
+    let obs = run.until(is_retry).await;
+    assert_eq!(
+        events(&obs),
+        [("message".into(), None, "home again".into())]
+    );
+    let masked = ApiKey::new(KEY).masked();
+    assert_eq!(
+        redirects(&obs),
+        [
+            &Kind::Redirected {
+                route: Route::Stream,
+                session: Some(1),
+                status: 307,
+                from: format!("{home}/messages/stream"),
+                to: format!("{away}/bounce"),
+                cross_origin: true,
+            },
+            // Shown without userinfo and with the key masked.
+            &Kind::Redirected {
+                route: Route::Stream,
+                session: Some(1),
+                status: 302,
+                from: format!("{away}/bounce"),
+                to: format!("{home}/final?echo={masked}"),
+                cross_origin: false,
+            },
+        ]
+    );
+
+    let away_headers = &away_seen.lock().unwrap()[0];
+    assert!(
+        away_headers.get("authorization").is_none(),
+        "{away_headers:?}"
+    );
+    assert!(away_headers.get("x-agent-id").is_none(), "{away_headers:?}");
+    assert_eq!(away_headers["accept"], "text/event-stream");
+    let home_headers = &home_seen.lock().unwrap()[0];
+    // The Bearer key, not a Basic header made from the Location's userinfo.
+    assert_eq!(
+        home_headers["authorization"],
+        format!("Bearer {KEY}").as_str()
+    );
+    assert_eq!(home_headers["x-agent-id"], AGENT);
+}
+
+/// `/hop/n` redirects to `/hop/{n+1}` until `/hop/{last}`, which serves the stream; the statuses
+/// cycle through all five followed redirects.
+fn hop_chain(last: u32) -> Router {
+    let statuses = [301, 302, 303, 307, 308];
+    Router::new()
+        .route(
+            "/messages/stream",
+            get(|| async { redirect(StatusCode::MOVED_PERMANENTLY, "/hop/1") }),
+        )
+        .route(
+            "/hop/{n}",
+            get(
+                move |axum::extract::Path(n): axum::extract::Path<u32>| async move {
+                    if n == last {
+                        sse(vec![b"data: end of the chain\n\n".to_vec()], false)
+                    } else {
+                        let status = StatusCode::from_u16(statuses[n as usize % 5]).unwrap();
+                        redirect(status, &format!("/hop/{}", n + 1))
+                    }
+                },
+            ),
+        )
+}
+
+#[tokio::test]
+async fn ten_redirects_are_followed_an_eleventh_is_an_error() {
+    let base = serve(hop_chain(10)).await;
+    let mut run = Run::start(endpoint(&base), fast());
+    let obs = run.until(is_retry).await;
+    assert_eq!(redirects(&obs).len(), 10);
+    assert_eq!(
+        events(&obs),
+        [("message".into(), None, "end of the chain".into())]
+    );
+
+    let base = serve(hop_chain(11)).await;
+    let mut run = Run::start(endpoint(&base), fast());
+    let obs = run.until(is_retry).await;
+    assert_eq!(redirects(&obs).len(), 10);
+    match &obs[obs.len() - 2].kind {
+        Kind::ConnectFailed {
+            session: 1,
+            class: NetErrorClass::Redirect,
+            error,
+        } => assert!(
+            error.contains("more than 10 redirects") && error.contains("/hop/11"),
+            "{error}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(&obs.last().unwrap().kind, Kind::RetryScheduled { reason, .. } if reason.contains("redirect")),
+        "{:?}",
+        obs.last()
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_loop_ends_the_attempt() {
+    let app = Router::new()
+        .route(
+            "/messages/stream",
+            get(|| async { redirect(StatusCode::FOUND, "/elsewhere") }),
+        )
+        .route(
+            "/elsewhere",
+            get(|| async { redirect(StatusCode::FOUND, "/messages/stream") }),
+        );
+    let base = serve(app).await;
+    let mut run = Run::start(endpoint(&base), fast());
+    let obs = run.until(is_retry).await;
+    assert_eq!(redirects(&obs).len(), 1);
+    match &obs[obs.len() - 2].kind {
+        Kind::ConnectFailed {
+            class: NetErrorClass::Redirect,
+            error,
+            ..
+        } => assert!(error.contains("loop"), "{error}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_without_location_is_the_answer() {
+    let app = Router::new().route(
+        "/messages/stream",
+        get(|| async {
+            Response::builder()
+                .status(StatusCode::FOUND)
+                .body(Body::empty())
+                .unwrap()
+        }),
+    );
+    let base = serve(app).await;
+    let mut run = Run::start(endpoint(&base), fast());
+    let obs = run.until(is_retry).await;
+    assert!(matches!(
+        &obs[1].kind,
+        Kind::StreamResponse { status: 302, .. }
+    ));
+    match closed_reason(&obs) {
+        CloseReason::Rejected { detail } => {
+            assert!(detail.contains("without a Location"), "{detail}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_204_stops_reconnecting_until_asked() {
     let hits = Arc::new(Mutex::new(0u32));
     let app = Router::new()
         .route(
             "/messages/stream",
-            get(|| async {
-                Response::builder()
-                    .status(StatusCode::FOUND)
-                    .header(header::LOCATION, "/elsewhere")
-                    .body(Body::empty())
-                    .unwrap()
-            }),
-        )
-        .route(
-            "/elsewhere",
             get(|State(hits): State<Arc<Mutex<u32>>>| async move {
                 *hits.lock().unwrap() += 1;
-                sse(vec![b"data: followed\n\n".to_vec()], false)
+                StatusCode::NO_CONTENT
             }),
         )
         .with_state(hits.clone());
     let base = serve(app).await;
     let mut run = Run::start(endpoint(&base), fast());
     let obs = run
-        .until(|k| matches!(k, Kind::RetryScheduled { .. }))
+        .until(|k| matches!(k, Kind::ReconnectStopped { .. }))
         .await;
-    match &obs[1].kind {
-        Kind::StreamResponse {
-            status: 302,
-            headers,
-            ..
-        } => assert!(headers.contains(&("location".into(), "/elsewhere".into()))),
-        other => panic!("{other:?}"),
-    }
-    match closed_reason(&obs) {
-        CloseReason::Rejected { detail } => {
-            assert!(
-                detail.contains("/elsewhere") && detail.contains("not followed"),
-                "{detail}"
-            )
+    let k = kinds(&obs);
+    assert_eq!(k.len(), 4, "{k:?}");
+    assert!(matches!(k[1], Kind::StreamResponse { status: 204, .. }));
+    assert!(matches!(
+        k[2],
+        Kind::StreamClosed { session: 1, reason: CloseReason::Rejected { detail } } if detail.contains("204")
+    ));
+    assert!(
+        matches!(k[3], Kind::ReconnectStopped { session: 1, reason } if reason.contains("stop")),
+        "{k:?}"
+    );
+    // With a 20 ms backoff, a retry would have come many times over.
+    let quiet = tokio::time::timeout(Duration::from_millis(600), run.rx.recv()).await;
+    assert!(quiet.is_err(), "nothing after a 204: {quiet:?}");
+    assert_eq!(*hits.lock().unwrap(), 1);
+
+    run.commands
+        .send(StreamCommand::ReconnectNow)
+        .await
+        .unwrap();
+    let obs = run
+        .until(|k| matches!(k, Kind::ReconnectStopped { .. }))
+        .await;
+    assert!(matches!(
+        kinds(&obs)[..],
+        [
+            Kind::ConnectAttempt { session: 2, .. },
+            Kind::StreamResponse {
+                session: 2,
+                status: 204,
+                ..
+            },
+            Kind::StreamClosed { session: 2, .. },
+            Kind::ReconnectStopped { session: 2, .. },
+        ]
+    ));
+    assert_eq!(*hits.lock().unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_server_retry_is_the_least_wait_even_above_the_cap() {
+    let app = Router::new().route(
+        "/messages/stream",
+        get(|| async { sse(vec![b"retry: 400\ndata: bye\n\n".to_vec()], false) }),
+    );
+    let base = serve(app).await;
+    // The cap (200 ms) is below the server's retry: it must not cut it.
+    let mut run = Run::start(endpoint(&base), fast());
+    for session in 1..=3u64 {
+        let obs = run
+            .until(|k| matches!(k, Kind::ConnectAttempt { session: s, .. } if *s == session + 1))
+            .await;
+        let closed = obs
+            .iter()
+            .find(|o| matches!(o.kind, Kind::StreamClosed { .. }))
+            .unwrap();
+        match &obs.iter().find(|o| is_retry(&o.kind)).unwrap().kind {
+            Kind::RetryScheduled { delay_ms, reason } => {
+                assert!(*delay_ms >= 400, "{delay_ms}");
+                assert!(reason.contains("server retry: 400 ms"), "{reason}");
+            }
+            _ => unreachable!(),
         }
-        other => panic!("{other:?}"),
+        let waited = obs.last().unwrap().t.since(closed.t);
+        assert!(waited >= Duration::from_millis(400), "{waited:?}");
     }
-    // A second attempt is redirected too, and never followed.
-    run.until(|k| matches!(k, Kind::StreamClosed { session: 2, .. }))
+}
+
+#[tokio::test]
+async fn an_id_a_header_cannot_carry_is_reported_unsent() {
+    let seen: Seen = Arc::default();
+    let app = Router::new()
+        .route(
+            "/messages/stream",
+            get(|State(seen): State<Seen>, headers: HeaderMap| async move {
+                let mut seen = seen.lock().unwrap();
+                seen.push(headers);
+                // A NUL id is ignored (WHATWG), so `ok1` stays; then a bell in an id.
+                let body: &[u8] = match seen.len() {
+                    1 => b"id: ok1\ndata: a\n\nid: b\0ad\ndata: b\n\n",
+                    _ => b"id: r\x07ng\ndata: c\n\n",
+                };
+                sse(vec![body.to_vec()], false)
+            }),
+        )
+        .with_state(seen.clone());
+    let base = serve(app).await;
+    let mut run = Run::start(endpoint(&base), fast());
+    let obs = run
+        .until(|k| matches!(k, Kind::StreamResponse { session: 3, .. }))
         .await;
-    assert_eq!(*hits.lock().unwrap(), 0);
+    let attempts: Vec<&Kind> = kinds(&obs)
+        .into_iter()
+        .filter(|k| {
+            matches!(
+                k,
+                Kind::ConnectAttempt { .. } | Kind::LastEventIdUnsent { .. }
+            )
+        })
+        .collect();
+    assert!(
+        matches!(
+            attempts[..],
+            [
+                Kind::ConnectAttempt {
+                    session: 1,
+                    last_event_id: None
+                },
+                Kind::ConnectAttempt { session: 2, last_event_id: Some(ok) },
+                Kind::ConnectAttempt {
+                    session: 3,
+                    last_event_id: None
+                },
+                Kind::LastEventIdUnsent { session: 3, id },
+            ] if ok == "ok1" && id == "r\u{7}ng"
+        ),
+        "{attempts:?}"
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen[1]["last-event-id"], "ok1");
+    assert!(seen[2].get("last-event-id").is_none());
+}
+
+#[tokio::test]
+async fn keep_alive_comments_hold_a_quiet_session_open() {
+    let app = Router::new().route(
+        "/messages/stream",
+        get(|| async {
+            let comments = stream::unfold((), |()| async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Some((Ok::<_, Infallible>(Bytes::from_static(b":\n")), ()))
+            });
+            Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .body(Body::from_stream(comments))
+                .unwrap()
+        }),
+    );
+    let base = serve(app).await;
+    let mut settings = fast();
+    settings.read_timeout = Duration::from_millis(300);
+    let mut run = Run::start(endpoint(&base), settings);
+    run.until(|k| matches!(k, Kind::StreamResponse { .. }))
+        .await;
+    let watch = Instant::now();
+    let mut comments = 0;
+    while watch.elapsed() < Duration::from_millis(1200) {
+        match run.next().await.kind {
+            Kind::SseComment { session: 1, .. } => comments += 1,
+            other => panic!("the session should stay open: {other:?}"),
+        }
+    }
+    assert!(comments >= 8, "{comments}");
 }
 
 #[tokio::test]

@@ -59,8 +59,9 @@ fn handle_commands(
                 AppCommand::Probe => {
                     let (endpoint, inject) = (endpoint.clone(), inject.clone());
                     tokio::spawn(async move {
-                        let obs = source::send_probe(&endpoint, Clock::start()).await;
-                        let _ = inject.send(obs).await;
+                        for obs in source::send_probe(&endpoint, Clock::start()).await {
+                            let _ = inject.send(obs).await;
+                        }
                     });
                 }
                 AppCommand::ReplayPause | AppCommand::ReplayStep | AppCommand::ReplayJump(_) => {}

@@ -303,6 +303,24 @@ impl Monitor {
                     }),
                 }
             }
+            Kind::LastEventIdUnsent { session, id } => {
+                let detail = format!("Last-Event-ID {id:?} not sendable in a header");
+                self.lifecycle(t, wall, *session, "resume-lost", &detail);
+            }
+            Kind::Redirected {
+                route,
+                session,
+                status,
+                from,
+                to,
+                ..
+            } => {
+                let detail = format!("{} {status}: {from} → {to}", route.label());
+                self.lifecycle(t, wall, session.unwrap_or(0), "redirect", &detail);
+            }
+            Kind::ReconnectStopped { session, reason } => {
+                self.lifecycle(t, wall, *session, "stopped", reason);
+            }
             Kind::ProbeSent { .. } => self.probes_sent += 1,
             Kind::Tick => {}
         }

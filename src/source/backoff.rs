@@ -1,12 +1,22 @@
-//! Reconnect delays: exponential backoff with full jitter, as a small pure struct.
+//! Reconnect delays: exponential backoff with jitter, as a small pure struct, following the WHATWG
+//! reconnection rules.
 //!
-//! The delay before reconnect number `n` (counting failures since the last reset) is drawn
-//! uniformly from `0..=min(cap, base × 2ⁿ)` ("full jitter"), where `base` is the server's `retry:`
-//! when it sent one, else the configured initial delay. On top of that:
+//! The delay before reconnect number `n` (counting failures since the last reset, from 0) is drawn
+//! uniformly from `floor..=max(floor, min(cap, base × 2ⁿ))`:
 //!
-//! - a `Retry-After` (or an error envelope's `retry_after_ms`) is a floor: never sooner than it;
-//! - an authentication failure (401/403) goes straight to the cap: retrying a bad key fast helps
-//!   nobody;
+//! - without a server `retry:`, `floor` is zero and `base` the configured initial delay ("full
+//!   jitter");
+//! - with a server `retry: R`, `floor` and `base` are `R`: R is the reconnection time the server
+//!   asked for, so it is never cut, and the jitter only adds to it. An `R` above our cap is
+//!   honoured, up to [`MAX_SERVER_RETRY`] (the reason then says it was clipped); an `R` below
+//!   [`MIN_SERVER_RETRY`] is raised to it.
+//!
+//! On top of that:
+//!
+//! - a `Retry-After` (or an error envelope's `retry_after_ms`) is a floor too: never sooner than
+//!   it (up to [`MAX_RETRY_AFTER`]);
+//! - an authentication failure (401/403) waits the cap (or `R`, when longer) without jitter:
+//!   retrying a bad key fast helps nobody;
 //! - a session that stayed open at least `stable_after` resets the count (the caller says so).
 //!
 //! No clock and no sleeping here: the caller passes what it observed and gets a duration back,
@@ -17,6 +27,10 @@ use std::time::Duration;
 /// A server's `retry:` below this is raised to it, so `retry: 0` cannot make a hot loop.
 pub const MIN_SERVER_RETRY: Duration = Duration::from_millis(100);
 
+/// The longest server `retry:` honoured: a server asking for a day gets ten minutes (and `r`
+/// reconnects at once anyway).
+pub const MAX_SERVER_RETRY: Duration = Duration::from_secs(10 * 60);
+
 /// The longest `Retry-After` honoured (a server asking for a day gets an hour; `r` reconnects
 /// at once anyway).
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
@@ -26,7 +40,7 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 pub struct RetryHint {
     /// The session stayed open long enough to count as stable: start over.
     pub stable: bool,
-    /// The server's `retry:` reconnection time.
+    /// The server's `retry:` reconnection time: the least delay.
     pub server_retry: Option<Duration>,
     /// `Retry-After` (or the envelope's `retry_after_ms`): not sooner than this.
     pub retry_after: Option<Duration>,
@@ -40,6 +54,10 @@ pub struct Delay {
     pub delay: Duration,
     /// The upper bound the jitter was drawn under (before a `Retry-After` floor).
     pub ceiling: Duration,
+    /// The server's `retry:` as applied (the least delay), when it sent one.
+    pub server_retry: Option<Duration>,
+    /// The server's `retry:` was above [`MAX_SERVER_RETRY`] and cut to it.
+    pub server_retry_clipped: bool,
     /// Which reconnect this is since the last reset (1-based).
     pub attempt: u32,
     /// The delay was raised to honour `Retry-After`.
@@ -73,7 +91,7 @@ impl Backoff {
         self.failures = 0;
     }
 
-    /// The jitter bound for the next delay with this `base`: `min(cap, base × 2^failures)`.
+    /// The exponential bound for the next delay with this `base`: `min(cap, base × 2^failures)`.
     pub fn ceiling(&self, base: Duration) -> Duration {
         let factor = 1u32.checked_shl(self.failures).unwrap_or(u32::MAX);
         base.saturating_mul(factor).min(self.cap)
@@ -84,34 +102,40 @@ impl Backoff {
         if hint.stable {
             self.reset();
         }
+        let server_retry = hint
+            .server_retry
+            .map(|r| r.clamp(MIN_SERVER_RETRY, MAX_SERVER_RETRY));
+        let floor = server_retry.unwrap_or(Duration::ZERO);
         let (ceiling, mut delay) = if hint.auth_failure {
-            (self.cap, self.cap)
+            let wait = self.cap.max(floor);
+            (wait, wait)
         } else {
-            let base = hint
-                .server_retry
-                .map_or(self.initial, |r| r.max(MIN_SERVER_RETRY));
-            let ceiling = self.ceiling(base);
-            (ceiling, self.jitter(ceiling))
+            let ceiling = self
+                .ceiling(server_retry.unwrap_or(self.initial))
+                .max(floor);
+            (ceiling, floor + self.jitter(ceiling - floor))
         };
         self.failures = self.failures.saturating_add(1);
         let mut retry_after_applied = false;
-        if let Some(floor) = hint.retry_after.map(|r| r.min(MAX_RETRY_AFTER))
-            && floor > delay
+        if let Some(least) = hint.retry_after.map(|r| r.min(MAX_RETRY_AFTER))
+            && least > delay
         {
-            delay = floor;
+            delay = least;
             retry_after_applied = true;
         }
         Delay {
             delay,
             ceiling,
+            server_retry,
+            server_retry_clipped: hint.server_retry.is_some_and(|r| r > MAX_SERVER_RETRY),
             attempt: self.failures,
             retry_after_applied,
         }
     }
 
-    /// Uniform in `0..=ceiling`, at microsecond resolution.
-    fn jitter(&mut self, ceiling: Duration) -> Duration {
-        let max = u64::try_from(ceiling.as_micros()).unwrap_or(u64::MAX);
+    /// Uniform in `0..=span`, at microsecond resolution.
+    fn jitter(&mut self, span: Duration) -> Duration {
+        let max = u64::try_from(span.as_micros()).unwrap_or(u64::MAX);
         Duration::from_micros(self.rng.u64(0..=max))
     }
 }
@@ -207,6 +231,93 @@ mod tests {
             ..RetryHint::default()
         };
         assert_eq!(b.next(zero).ceiling, MIN_SERVER_RETRY);
+    }
+
+    fn server_retry(r: Duration) -> RetryHint {
+        RetryHint {
+            server_retry: Some(r),
+            ..RetryHint::default()
+        }
+    }
+
+    #[test]
+    fn server_retry_is_a_floor_and_jitter_only_adds() {
+        let mut b = backoff(13);
+        let hint = server_retry(MS(400));
+        // The first reconnect waits exactly the server's time: the jitter has no room yet.
+        let first = b.next(hint);
+        assert_eq!((first.delay, first.ceiling), (MS(400), MS(400)));
+        assert_eq!(first.server_retry, Some(MS(400)));
+        let mut above_floor = 0;
+        for _ in 0..200 {
+            let d = b.next(hint);
+            assert!(d.delay >= MS(400) && d.delay <= d.ceiling, "{d:?}");
+            if d.delay > MS(2000) {
+                above_floor += 1;
+            }
+        }
+        // The jitter spreads the delays above the floor, up to the cap.
+        assert!(above_floor > 100, "{above_floor}");
+    }
+
+    #[test]
+    fn server_retry_above_the_cap_is_honoured_up_to_the_hard_maximum() {
+        let mut b = backoff(17);
+        for _ in 0..5 {
+            let d = b.next(server_retry(Duration::from_secs(45)));
+            assert_eq!(d.delay, Duration::from_secs(45), "{d:?}");
+            assert!(!d.server_retry_clipped);
+        }
+        let d = b.next(server_retry(MAX_SERVER_RETRY));
+        assert_eq!(d.delay, MAX_SERVER_RETRY);
+        assert!(!d.server_retry_clipped);
+        let d = b.next(server_retry(Duration::from_secs(86_400)));
+        assert_eq!(d.delay, MAX_SERVER_RETRY);
+        assert_eq!(d.server_retry, Some(MAX_SERVER_RETRY));
+        assert!(d.server_retry_clipped);
+    }
+
+    #[test]
+    fn a_stable_session_resets_to_exactly_the_server_retry() {
+        let mut b = backoff(19);
+        let hint = server_retry(MS(400));
+        for _ in 0..6 {
+            b.next(hint);
+        }
+        assert!(b.next(hint).ceiling > MS(400));
+        let d = b.next(RetryHint {
+            stable: true,
+            ..hint
+        });
+        assert_eq!((d.delay, d.attempt), (MS(400), 1));
+    }
+
+    #[test]
+    fn retry_after_and_auth_failures_respect_the_server_retry_floor() {
+        let mut b = backoff(23);
+        let d = b.next(RetryHint {
+            server_retry: Some(MS(400)),
+            retry_after: Some(Duration::from_secs(2)),
+            ..RetryHint::default()
+        });
+        assert_eq!(d.delay, Duration::from_secs(2));
+        assert!(d.retry_after_applied);
+        let d = b.next(RetryHint {
+            server_retry: Some(Duration::from_secs(45)),
+            auth_failure: true,
+            ..RetryHint::default()
+        });
+        assert_eq!(d.delay, Duration::from_secs(45), "the floor beats the cap");
+        let d = b.next(RetryHint {
+            server_retry: Some(MS(400)),
+            auth_failure: true,
+            ..RetryHint::default()
+        });
+        assert_eq!(
+            d.delay,
+            Duration::from_secs(30),
+            "and the cap beats a small floor"
+        );
     }
 
     #[test]

@@ -8,26 +8,32 @@
 //! - [`send_probe`] posts one probe message.
 //! - [`replay`] plays a recording back, paced.
 //!
+//! All three calls follow redirects by hand (`redirect`), observing each hop and sending the
+//! credentials to the base URL's origin only.
+//!
 //! The API key leaves this module only in the `Authorization` header: every text that goes into
 //! an observation (errors, headers, server-sent text) is passed through [`ApiKey::scrub`] first.
 
 pub mod backoff;
 pub mod lines;
 mod poll;
+mod redirect;
 pub mod replay;
 mod stream;
 
 pub use poll::run_poll;
+pub use redirect::MAX_REDIRECTS;
 pub use stream::run_stream;
 
 use std::error::Error as StdError;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
-use crate::observation::{Clock, Kind, NetErrorClass, Observation};
+use crate::observation::{Clock, Kind, NetErrorClass, Observation, Route};
 use crate::secret::ApiKey;
 use crate::wire::ApiError;
 
@@ -169,7 +175,8 @@ fn bearer(key: &ApiKey) -> Result<HeaderValue, reqwest::header::InvalidHeaderVal
 pub struct StreamSettings {
     /// First reconnect delay ceiling (500 ms).
     pub backoff_initial: Duration,
-    /// Largest reconnect delay (30 s).
+    /// Largest reconnect delay of our own backoff (30 s). A server's `retry:` or `Retry-After`
+    /// may ask for longer, and is honoured up to its own maximum (see [`backoff`]).
     pub backoff_cap: Duration,
     /// A session open at least this long resets the backoff (60 s).
     pub stable_after: Duration,
@@ -222,13 +229,14 @@ impl Default for PollSettings {
 /// Commands the app may send to the stream source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamCommand {
-    /// Close the current session (or cut the backoff sleep short) and connect again now.
+    /// Close the current session (or cut the backoff sleep short, or end a stop the server asked
+    /// for with a 204) and connect again now.
     ReconnectNow,
 }
 
-/// The HTTP client of the sources: rustls, no automatic redirects (a redirect is observed as
-/// such), no automatic decompression (a compressed stream is observed as such), no proxy magic
-/// beyond reqwest's defaults.
+/// The HTTP client of the sources: rustls, no automatic redirects (they are followed by hand, see
+/// `redirect`), no automatic decompression (a compressed stream is observed as such), no proxy
+/// magic beyond reqwest's defaults.
 pub fn http_client(connect_timeout: Duration) -> reqwest::Client {
     let builder = || {
         reqwest::Client::builder()
@@ -251,35 +259,45 @@ pub fn http_client(connect_timeout: Duration) -> reqwest::Client {
     }
 }
 
-/// Sends one probe message (`POST send_path`) to the agent itself and returns the `ProbeSent`
-/// observation: the new message's id, or why it could not be sent.
-pub async fn send_probe(endpoint: &Endpoint, clock: Clock) -> Observation {
-    let client = http_client(Duration::from_secs(10));
-    let kind = match probe(&client, endpoint).await {
+/// Sends one probe message (`POST send_path`) to the agent itself. Returns its observations in
+/// order: the redirects followed, then `ProbeSent` (the new message's id, or why it could not be
+/// sent).
+pub async fn send_probe(endpoint: &Endpoint, clock: Clock) -> Vec<Observation> {
+    let client = http_client(PROBE_TIMEOUT);
+    let mut observations = Vec::new();
+    let kind = match probe(&client, endpoint, clock, &mut observations).await {
         Ok(id) => Kind::ProbeSent { id, error: None },
         Err(error) => Kind::ProbeSent {
             id: None,
             error: Some(endpoint.scrub(&error)),
         },
     };
-    clock.stamp(kind)
+    observations.push(clock.stamp(kind));
+    observations
 }
 
-async fn probe(client: &reqwest::Client, endpoint: &Endpoint) -> Result<Option<String>, String> {
-    let headers = endpoint.auth_headers()?;
+/// Connect and whole-request timeout of a probe (per request of a redirect chain).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn probe(
+    client: &reqwest::Client,
+    endpoint: &Endpoint,
+    clock: Clock,
+    hops: &mut Vec<Observation>,
+) -> Result<Option<String>, String> {
     let body = json!({
         "toAgentId": endpoint.agent,
         "content": format!("inboxtop probe {}", uuid::Uuid::new_v4()),
         "contentType": "text",
     });
-    let mut resp = client
-        .post(endpoint.url(&endpoint.send_path))
-        .headers(headers)
+    let failed = |f: redirect::Failure| format!("{}: {}", f.class.label(), f.error);
+    let mut resp = redirect::Call::new(endpoint, Route::Probe, Method::POST, &endpoint.send_path)
+        .map_err(failed)?
         .json(&body)
-        .timeout(Duration::from_secs(10))
-        .send()
+        .timeout(PROBE_TIMEOUT)
+        .send(client, endpoint, clock, hops)
         .await
-        .map_err(|e| describe_error(&e))?;
+        .map_err(failed)?;
     let status = resp.status();
     let body = read_prefix(&mut resp, ERROR_BODY_LIMIT).await;
     if !status.is_success() {
@@ -472,11 +490,6 @@ pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
         cur = e.source();
     }
     parts.join(": ")
-}
-
-/// `connection refused: error sending request for url (…): …`.
-pub(crate) fn describe_error(err: &reqwest::Error) -> String {
-    format!("{}: {}", classify(err).label(), error_chain(err))
 }
 
 /// `1.5 s`, `250 ms`.

@@ -1,17 +1,22 @@
 //! The poll source: peeks the inbox at an interval. Peek never acknowledges, and neither do we.
+//!
+//! Each peek is observed as the redirects it followed (`Redirected`), then one `PollOk` or
+//! `PollFailed`.
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, LOCATION};
+use reqwest::Method;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
+use super::redirect::{self, Call, Failure};
 use super::{
     ERROR_BODY_LIMIT, Endpoint, PollSettings, classify, error_chain, header_text, http_client,
     http_status_text, millis, read_prefix,
 };
-use crate::observation::{Clock, Kind, NetErrorClass, Observation};
+use crate::observation::{Clock, Kind, NetErrorClass, Observation, Route};
 use crate::wire::{self, ApiError};
 
 /// Shortest interval accepted (`tokio::time::interval` panics on zero).
@@ -33,22 +38,28 @@ pub async fn run_poll(
             _ = tx.closed() => return,
             _ = ticks.tick() => {}
         }
+        let mut observations = Vec::new();
         let kind = tokio::select! {
             biased;
             _ = tx.closed() => return,
-            kind = poll_once(&client, &endpoint, &settings) => kind,
+            kind = poll_once(&client, &endpoint, &settings, clock, &mut observations) => kind,
         };
-        if tx.send(clock.stamp(kind)).await.is_err() {
-            return;
+        observations.push(clock.stamp(kind));
+        for obs in observations {
+            if tx.send(obs).await.is_err() {
+                return;
+            }
         }
     }
 }
 
-/// One peek, as a `PollOk` or `PollFailed`.
-pub(crate) async fn poll_once(
+/// One peek, as a `PollOk` or `PollFailed`; the redirects it followed are pushed to `hops`.
+async fn poll_once(
     client: &reqwest::Client,
     endpoint: &Endpoint,
     settings: &PollSettings,
+    clock: Clock,
+    hops: &mut Vec<Observation>,
 ) -> Kind {
     let started = Instant::now();
     let failed = |status: Option<u16>,
@@ -61,32 +72,17 @@ pub(crate) async fn poll_once(
         error: endpoint.scrub(&error),
         api_error: api_error.map(|e| endpoint.scrub_api_error(e)),
     };
-    let headers = match endpoint.auth_headers() {
-        Ok(h) => h,
-        Err(e) => return failed(None, Some(NetErrorClass::Other), e, None),
-    };
-    let request = client
-        .get(endpoint.url(&endpoint.peek_path))
-        .headers(headers)
-        .header(ACCEPT, HeaderValue::from_static("application/json"))
-        .query(&[
-            ("limit", settings.limit.to_string()),
-            ("mentioned", endpoint.agent.clone()),
-        ])
-        .timeout(settings.timeout);
-    let mut response = match request.send().await {
+    let mut response = match peek(client, endpoint, settings, clock, hops).await {
         Ok(r) => r,
-        Err(e) => return failed(None, Some(classify(&e)), error_chain(&e), None),
+        Err(f) => return failed(None, Some(f.class), f.error, None),
     };
     let status = response.status();
     if !status.is_success() {
-        let location = response.headers().get(LOCATION).map(header_text);
         let body = read_prefix(&mut response, ERROR_BODY_LIMIT).await;
         let api_error = ApiError::from_body(&body);
         let mut error = http_status_text(status);
-        if status.is_redirection() {
-            let to = location.as_deref().unwrap_or("(no Location)");
-            error.push_str(&format!(" to {to} (redirects are not followed)"));
+        if let Some(why) = redirect::not_followed(status) {
+            error.push_str(&format!(" {why}"));
         }
         if let Some(summary) = api_error.as_ref().map(ApiError::summary)
             && !summary.is_empty()
@@ -162,6 +158,25 @@ pub(crate) async fn poll_once(
             )
         }
     }
+}
+
+/// The peek request, redirects followed.
+async fn peek(
+    client: &reqwest::Client,
+    endpoint: &Endpoint,
+    settings: &PollSettings,
+    clock: Clock,
+    hops: &mut Vec<Observation>,
+) -> Result<reqwest::Response, Failure> {
+    let mut accept = HeaderMap::new();
+    accept.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    let limit = settings.limit.to_string();
+    Call::new(endpoint, Route::Peek, Method::GET, &endpoint.peek_path)?
+        .headers(accept)
+        .query(&[("limit", &limit), ("mentioned", &endpoint.agent)])
+        .timeout(settings.timeout)
+        .send(client, endpoint, clock, hops)
+        .await
 }
 
 /// Message text from the server, with the key masked (a message could quote it).

@@ -1,8 +1,14 @@
 //! The stream source: one SSE session after another, each fully observed.
 //!
-//! A session is one HTTP request. Its observations, in order: `ConnectAttempt`, then either
-//! `ConnectFailed` or `StreamResponse` followed by the events, comments and oversized reports of
-//! the body and a `StreamClosed`; then `RetryScheduled` and a (cancellable) sleep.
+//! A session is one call: one HTTP request, or a few when redirects are followed. Its
+//! observations, in order: `ConnectAttempt` (and `LastEventIdUnsent` when the last event id cannot
+//! go in a header), a `Redirected` per hop followed, then either `ConnectFailed` or
+//! `StreamResponse` followed by the events, comments and oversized reports of the body and a
+//! `StreamClosed`; then `RetryScheduled` and a (cancellable) sleep — or, when the server answered
+//! 204 No Content, `ReconnectStopped` and a wait for `StreamCommand::ReconnectNow` (WHATWG: 204
+//! means "stop reconnecting").
+//!
+//! Any byte of the body, a keep-alive comment included, restarts the read timeout.
 //!
 //! The body goes through [`EventParser`] (see [`super::lines`]): memory stays bounded whatever the
 //! server sends, and invalid UTF-8 is decoded lossily (U+FFFD) instead of ending the session —
@@ -11,18 +17,21 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
-use reqwest::{Response, StatusCode};
+use reqwest::header::{
+    ACCEPT, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue,
+};
+use reqwest::{Method, Response, StatusCode};
 use tokio::sync::mpsc;
 
-use super::backoff::{Backoff, RetryHint};
+use super::backoff::{Backoff, MAX_SERVER_RETRY, RetryHint};
 use super::lines::{EventParser, Item};
+use super::redirect::{self, Call, Failure};
 use super::{
-    ERROR_BODY_LIMIT, Endpoint, StreamCommand, StreamSettings, classify, error_chain, fmt_duration,
+    ERROR_BODY_LIMIT, Endpoint, StreamCommand, StreamSettings, error_chain, fmt_duration,
     header_text, http_client, http_status_text, millis, parse_retry_after, read_prefix,
     shown_headers,
 };
-use crate::observation::{Clock, CloseReason, Kind, Mono, NetErrorClass, Observation};
+use crate::observation::{Clock, CloseReason, Kind, Mono, NetErrorClass, Observation, Route};
 use crate::wire::ApiError;
 
 /// Spawned by the app: runs until `tx` is closed. Every observation goes through
@@ -63,6 +72,8 @@ struct Outcome {
     retry_after: Option<Duration>,
     /// 401/403: the reason to give.
     auth: Option<String>,
+    /// The server said stop (204): the reason to give; no reconnect until asked.
+    stop: Option<String>,
     /// The user asked for it: reconnect at once.
     cancelled: bool,
 }
@@ -74,9 +85,17 @@ impl Outcome {
             open_for: None,
             retry_after: None,
             auth: None,
+            stop: None,
             cancelled: false,
         }
     }
+}
+
+/// How waiting for the response head ended.
+enum Head {
+    Answer(Result<Response, Failure>),
+    TimedOut,
+    Cancelled,
 }
 
 struct StreamSource {
@@ -100,17 +119,29 @@ impl StreamSource {
         loop {
             session += 1;
             let outcome = self.session(session).await?;
-            let (delay, reason) = self.plan(&outcome);
-            self.emit(Kind::RetryScheduled {
-                delay_ms: millis(delay),
-                reason,
-            })
-            .await?;
+            let delay = match outcome.stop {
+                Some(reason) => {
+                    self.emit(Kind::ReconnectStopped { session, reason })
+                        .await?;
+                    // A new start when the user asks for one.
+                    self.backoff.reset();
+                    None
+                }
+                None => {
+                    let (delay, reason) = self.plan(&outcome);
+                    self.emit(Kind::RetryScheduled {
+                        delay_ms: millis(delay),
+                        reason,
+                    })
+                    .await?;
+                    Some(delay)
+                }
+            };
             tokio::select! {
                 biased;
                 _ = self.tx.closed() => return None,
                 _ = next_command(&mut self.commands, &mut self.commands_open) => {}
-                _ = tokio::time::sleep(delay) => {}
+                _ = sleep_or_pend(delay) => {}
             }
             self.drain_commands();
         }
@@ -145,6 +176,12 @@ impl StreamSource {
         );
         if let Some(r) = self.server_retry {
             reason.push_str(&format!(", server retry: {}", fmt_duration(r)));
+            if d.server_retry_clipped {
+                reason.push_str(&format!(
+                    ", clipped to the {} maximum",
+                    fmt_duration(MAX_SERVER_RETRY)
+                ));
+            }
         }
         reason.push(')');
         if d.retry_after_applied
@@ -157,57 +194,76 @@ impl StreamSource {
 
     /// One session. `None` when the receiver is gone.
     async fn session(&mut self, session: u64) -> Option<Outcome> {
-        self.emit(Kind::ConnectAttempt {
-            session,
-            last_event_id: self.last_event_id.clone(),
-        })
-        .await?;
-        let mut headers = match self.endpoint.auth_headers() {
-            Ok(h) => h,
-            Err(error) => {
-                return self
-                    .connect_failed(session, NetErrorClass::Other, error)
-                    .await;
-            }
-        };
+        let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        if let Some(id) = &self.last_event_id {
-            // An id with bytes a header cannot carry (control characters) is not sent.
-            if let Ok(v) = HeaderValue::from_str(id) {
-                headers.insert("last-event-id", v);
+        // WHATWG: the last event id goes back as `Last-Event-ID`. One with a byte a header cannot
+        // carry (a control character) cannot: the session goes on without it, and says so.
+        let resume = self.last_event_id.as_deref();
+        let (sent, unsent) = match resume.map(|id| (id, HeaderValue::from_str(id))) {
+            Some((id, Ok(value))) => {
+                headers.insert("last-event-id", value);
+                (Some(self.endpoint.scrub(id)), None)
+            }
+            Some((id, Err(_))) => (None, Some(self.endpoint.scrub(id))),
+            None => (None, None),
+        };
+        self.emit(Kind::ConnectAttempt {
+            session,
+            last_event_id: sent,
+        })
+        .await?;
+        if let Some(id) = unsent {
+            self.emit(Kind::LastEventIdUnsent { session, id }).await?;
+        }
+
+        let mut hops = Vec::new();
+        let started = Instant::now();
+        let head = self.request_head(session, headers, &mut hops).await?;
+        for hop in hops {
+            self.tx.send(hop).await.ok()?;
+        }
+        match head {
+            Head::Answer(Ok(response)) => self.response(session, response, started.elapsed()).await,
+            Head::Answer(Err(Failure { class, error })) => {
+                self.connect_failed(session, class, error).await
+            }
+            Head::TimedOut => {
+                let wait = self.settings.read_timeout;
+                let error = format!("no response within {}", fmt_duration(wait));
+                self.connect_failed(session, NetErrorClass::Timeout, error)
+                    .await
+            }
+            Head::Cancelled => {
+                self.closed(session, CloseReason::Cancelled, None, true)
+                    .await
             }
         }
-        let request = self
-            .client
-            .get(self.endpoint.url(&self.endpoint.stream_path))
-            .headers(headers)
-            .send();
-        let started = Instant::now();
-        let wait = self.settings.read_timeout;
-        let result = tokio::select! {
+    }
+
+    /// Sends the stream request with `headers`, following redirects (each hop pushed to `hops`),
+    /// until the final response head, the read timeout, a command, or the receiver leaving
+    /// (`None`).
+    async fn request_head(
+        &mut self,
+        session: u64,
+        headers: HeaderMap,
+        hops: &mut Vec<Observation>,
+    ) -> Option<Head> {
+        let endpoint = &self.endpoint;
+        let call = match Call::new(endpoint, Route::Stream, Method::GET, &endpoint.stream_path) {
+            Ok(call) => call.session(session).headers(headers),
+            Err(failure) => return Some(Head::Answer(Err(failure))),
+        };
+        let request = call.send(&self.client, endpoint, self.clock, hops);
+        Some(tokio::select! {
             biased;
             _ = self.tx.closed() => return None,
-            _ = next_command(&mut self.commands, &mut self.commands_open) => {
-                return self.closed(session, CloseReason::Cancelled, None, true).await;
+            _ = next_command(&mut self.commands, &mut self.commands_open) => Head::Cancelled,
+            r = tokio::time::timeout(self.settings.read_timeout, request) => {
+                r.map_or(Head::TimedOut, Head::Answer)
             }
-            r = tokio::time::timeout(wait, request) => r,
-        };
-        let response = match result {
-            Err(_) => {
-                let error = format!("no response within {}", fmt_duration(wait));
-                return self
-                    .connect_failed(session, NetErrorClass::Timeout, error)
-                    .await;
-            }
-            Ok(Err(e)) => {
-                let error = self.endpoint.scrub(&error_chain(&e));
-                return self.connect_failed(session, classify(&e), error).await;
-            }
-            Ok(Ok(response)) => response,
-        };
-        let ttfb = started.elapsed();
-        self.response(session, response, ttfb).await
+        })
     }
 
     async fn response(
@@ -221,7 +277,6 @@ impl StreamSource {
         let text = |name| headers.get(name).map(header_text);
         let content_type = text(CONTENT_TYPE).map(|s| self.endpoint.scrub(&s));
         let content_encoding = text(CONTENT_ENCODING).map(|s| self.endpoint.scrub(&s));
-        let location = text(reqwest::header::LOCATION).map(|s| self.endpoint.scrub(&s));
         let mut retry_after =
             text(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, Utc::now()));
         let shown = shown_headers(&self.endpoint, headers);
@@ -253,11 +308,8 @@ impl StreamSource {
 
         if !status.is_success() {
             let mut detail = http_status_text(status);
-            if status.is_redirection() {
-                let to = location.as_deref().unwrap_or("(no Location)");
-                detail.push_str(&format!(
-                    " to {to}: redirects are not followed; point the base URL at the final address"
-                ));
+            if let Some(why) = redirect::not_followed(status) {
+                detail.push_str(&format!(" {why}"));
             }
             if let Some(summary) = error.as_ref().map(ApiError::summary)
                 && !summary.is_empty()
@@ -282,6 +334,19 @@ impl StreamSource {
                 .await;
         }
 
+        if status == StatusCode::NO_CONTENT {
+            let detail = format!(
+                "{}: the server said stop reconnecting",
+                http_status_text(status)
+            );
+            let mut outcome = Outcome::failed(detail.clone());
+            outcome.stop = Some(format!(
+                "{detail} (WHATWG: a 204 ends an event stream); waiting until asked to reconnect"
+            ));
+            return self
+                .closed_with(session, CloseReason::Rejected { detail }, outcome)
+                .await;
+        }
         let is_event_stream = content_type.as_deref().is_some_and(|ct| {
             ct.split(';')
                 .next()
@@ -386,6 +451,7 @@ impl StreamSource {
             open_for: Some(open_for),
             retry_after,
             auth: None,
+            stop: None,
             cancelled: reason == CloseReason::Cancelled,
         };
         self.closed_with(session, reason, outcome).await
@@ -450,6 +516,7 @@ impl StreamSource {
             open_for,
             retry_after: None,
             auth: None,
+            stop: None,
             cancelled,
         };
         self.closed_with(session, reason, outcome).await
@@ -472,6 +539,14 @@ impl StreamSource {
     /// Several `r` presses while one reconnect is under way make one reconnect.
     fn drain_commands(&mut self) {
         while self.commands.try_recv().is_ok() {}
+    }
+}
+
+/// Sleeps `delay`, or pends forever without one (until a command or the receiver ends the wait).
+async fn sleep_or_pend(delay: Option<Duration>) {
+    match delay {
+        Some(delay) => tokio::time::sleep(delay).await,
+        None => std::future::pending().await,
     }
 }
 
