@@ -5,6 +5,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod exporter;
 pub mod monitor;
 pub mod observation;
 pub mod record;
