@@ -59,7 +59,8 @@ struct Scraped<'a> {
     monitor: &'a Monitor,
     stats: Stats,
     verdict: Verdict,
-    findings: Vec<(FindingKind, Severity, bool)>,
+    /// Every (kind, severity) the agent ever raised, and whether it is raised now.
+    raised: Vec<(FindingKind, Severity, bool)>,
     series: &'a AgentSeries,
 }
 
@@ -76,7 +77,7 @@ fn scrape(fleet: &mut Fleet) -> Vec<Scraped<'_>> {
                 monitor: &agent.monitor,
                 stats: agent.monitor.stats(),
                 verdict: judge_with(&agent.monitor, findings).verdict,
-                findings: raised,
+                raised,
                 series: &agent.series,
             }
         })
@@ -217,7 +218,7 @@ fn encode_families(agents: &[Scraped<'_>], enc: &mut DescriptorEncoder) -> fmt::
         "1 while a finding of this kind and severity is raised, 0 after it cleared",
         None,
         agents.iter().flat_map(|a| {
-            a.findings.iter().map(|&(kind, severity, now)| {
+            a.raised.iter().map(|&(kind, severity, now)| {
                 let labels = [
                     ("agent", a.agent.as_ref()),
                     ("kind", kind.name()),
