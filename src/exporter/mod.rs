@@ -23,7 +23,8 @@
 //!
 //! Labels are bounded: `agent` (configured, sanitized), `kind` and `severity` (fixed names), and
 //! `type` (`heartbeat`, `message` or `other` — never the event name a server sent). Durations are
-//! in seconds of the monotonic clock, the clock Prometheus' own `rate()` uses.
+//! real seconds as the model measured them (the monotonic clock; delivery latency from wall
+//! clocks), the seconds Prometheus' own `rate()` counts in: a time-scaled simulator is not rescaled.
 
 pub mod metrics;
 pub mod series;
