@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod exporter;
 pub mod monitor;
 pub mod observation;
 pub mod record;
