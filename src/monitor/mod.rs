@@ -143,6 +143,15 @@ impl Monitor {
         self.now.as_duration()
     }
 
+    /// The wall time of monotonic instant `t` (at or before the newest observation), reckoned
+    /// back from the newest observation's wall time.
+    pub fn wall_at(&self, t: Mono) -> DateTime<Utc> {
+        chrono::Duration::from_std(self.now.since(t))
+            .ok()
+            .and_then(|back| self.now_wall.checked_sub_signed(back))
+            .unwrap_or(self.now_wall)
+    }
+
     /// Folds one observation into the state.
     pub fn apply(&mut self, obs: &Observation) {
         self.advance_to(obs);
