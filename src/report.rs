@@ -112,6 +112,7 @@ pub fn json_value(m: &Monitor, ctx: &ReportContext, findings: &[Finding]) -> Val
                 "evidence": evidence,
                 "first_seen": f.first_seen.map(|t| t.to_rfc3339()),
                 "last_seen": f.last_seen.map(|t| t.to_rfc3339()),
+                "raised_at": f.raised_at.map(|t| t.to_rfc3339()),
             })
         })
         .collect();

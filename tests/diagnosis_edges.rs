@@ -361,7 +361,15 @@ fn a_session_opened_after_the_poll_gets_the_grace_to_replay() {
         "reopened exactly 10 s ago"
     );
     t.tick(15_100);
-    assert!(t.has(FindingKind::DeliveryGap), "reopened 10.1 s ago");
+    let f = t
+        .find(FindingKind::DeliveryGap)
+        .expect("reopened 10.1 s ago");
+    assert_eq!(
+        f.raised_at,
+        Some(t.wall(15_000)),
+        "a grace after the reopen"
+    );
+    assert_eq!(evidence(&f, "oldest_wait_s"), 14.1);
 }
 
 #[test]

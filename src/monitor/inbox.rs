@@ -72,6 +72,8 @@ pub struct Inbox {
     /// Stream `message` events ever, duplicates included.
     pub stream_events: u64,
     pub stream_duplicates: u64,
+    /// When the stream first carried a message again.
+    pub first_duplicate: Option<Sighting>,
     pub evicted: u64,
     pub polls: u64,
 }
@@ -103,6 +105,7 @@ impl Inbox {
             streamed_total: 0,
             stream_events: 0,
             stream_duplicates: 0,
+            first_duplicate: None,
             evicted: 0,
             polls: 0,
         }
@@ -169,6 +172,7 @@ impl Inbox {
         if entry.streamed.is_some() {
             entry.stream_duplicates += 1;
             self.stream_duplicates += 1;
+            self.first_duplicate.get_or_insert(seen);
             return;
         }
         entry.streamed = Some(seen);

@@ -14,7 +14,7 @@ pub mod verdict;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-use crate::observation::{Kind, Mono, NetErrorClass, Observation};
+use crate::observation::{CloseReason, Kind, Mono, NetErrorClass, Observation};
 use crate::wire::{self, ApiError, WireMessage};
 use connection::{Connection, SessionEnd, is_event_stream};
 pub use diagnosis::{Finding, FindingKind, Severity, Thresholds};
@@ -145,26 +145,27 @@ impl Monitor {
         self.now.as_duration()
     }
 
+    /// The wall time of monotonic instant `t` (at or before the newest observation), reckoned
+    /// back from the newest observation's wall time.
+    pub fn wall_at(&self, t: Mono) -> DateTime<Utc> {
+        chrono::Duration::from_std(self.now.since(t))
+            .ok()
+            .and_then(|back| self.now_wall.checked_sub_signed(back))
+            .unwrap_or(self.now_wall)
+    }
+
     /// Folds one observation into the state.
     pub fn apply(&mut self, obs: &Observation) {
-        let (t, wall) = (obs.t, obs.wall);
-        self.observations += 1;
-        self.now = self.now.max(t);
-        self.now_wall = self.now_wall.max(wall);
-        self.started_wall.get_or_insert(wall);
-        self.heartbeats.advance_to(self.now);
+        self.advance_to(obs);
+        let at = Sighting {
+            t: obs.t,
+            wall: obs.wall,
+        };
         match &obs.kind {
             Kind::ConnectAttempt {
                 session,
                 last_event_id,
-            } => {
-                self.connection.attempt(*session, t, wall);
-                let detail = last_event_id
-                    .as_deref()
-                    .map(|id| format!("Last-Event-ID: {id}"))
-                    .unwrap_or_default();
-                self.lifecycle(t, wall, *session, "connect", &detail);
-            }
+            } => self.on_connect_attempt(at, *session, last_event_id.as_deref()),
             Kind::StreamResponse {
                 session,
                 status,
@@ -173,139 +174,52 @@ impl Monitor {
                 ttfb_ms,
                 retry_after_ms,
                 error,
-                ..
-            } => {
-                let ct = content_type.as_deref();
-                self.connection.response(
-                    *session,
-                    t,
-                    *status,
-                    ct,
-                    content_encoding.as_deref(),
-                    *ttfb_ms,
-                );
-                if is_event_stream(*status, ct) {
-                    self.first_open_wall.get_or_insert(wall);
-                } else if !(200..300).contains(status) {
-                    self.http_errors.push(HttpError {
-                        t,
-                        wall,
-                        channel: Channel::Stream,
-                        status: *status,
-                        error: error.clone(),
-                        retry_after_ms: *retry_after_ms,
-                    });
-                }
-                let mut detail = format!(
-                    "{status} {} in {ttfb_ms} ms",
-                    ct.unwrap_or("(no content-type)")
-                );
-                if let Some(enc) = content_encoding {
-                    detail.push_str(&format!(", content-encoding: {enc}"));
-                }
-                if let Some(e) = error {
-                    detail.push_str(&format!(" — {}", e.summary()));
-                }
-                self.lifecycle(t, wall, *session, "response", &detail);
-            }
+                headers: _,
+            } => self.on_stream_response(
+                at,
+                StreamAnswer {
+                    session: *session,
+                    status: *status,
+                    content_type: content_type.as_deref(),
+                    content_encoding: content_encoding.as_deref(),
+                    ttfb_ms: *ttfb_ms,
+                    retry_after_ms: *retry_after_ms,
+                    error: error.as_ref(),
+                },
+            ),
             Kind::ConnectFailed {
                 session,
                 class,
                 error,
-            } => {
-                self.net_errors.push(NetError {
-                    t,
-                    wall,
-                    channel: Channel::Stream,
-                    class: *class,
-                    error: error.clone(),
-                });
-                let end = SessionEnd::Failed {
-                    class: *class,
-                    error: error.clone(),
-                };
-                self.lifecycle(t, wall, *session, "failed", &end.label());
-                self.connection.end(*session, t, wall, end);
-            }
+            } => self.on_connect_failed(at, *session, *class, error),
             Kind::SseEvent {
                 session,
                 event,
                 id,
                 data,
                 retry_ms,
-            } => {
-                self.on_event(t, wall, *session, event, id.as_deref(), data);
-                if retry_ms.is_some() {
-                    self.server_retry_ms = *retry_ms;
-                }
-            }
-            Kind::SseComment { session, text } => {
-                self.comments_total += 1;
-                self.connection.count(*session, false, false, true);
-                self.log
-                    .push(t, wall, *session, EntryKind::Comment, ":", None, text);
-            }
+            } => self.on_event(at, *session, event, id.as_deref(), data, *retry_ms),
+            Kind::SseComment { session, text } => self.on_comment(at, *session, text),
             Kind::OversizedEvent {
                 session,
                 bytes,
                 limit,
-            } => {
-                self.oversized.push(Oversized {
-                    t,
-                    wall,
-                    session: *session,
-                    bytes: *bytes,
-                    limit: *limit,
-                });
-                let detail = format!("skipped a {bytes}-byte line (limit {limit})");
-                self.lifecycle(t, wall, *session, "oversized", &detail);
-            }
-            Kind::StreamClosed { session, reason } => {
-                self.lifecycle(t, wall, *session, "closed", &reason.label());
-                self.connection
-                    .end(*session, t, wall, SessionEnd::Closed(reason.clone()));
-            }
+            } => self.on_oversized(at, *session, *bytes, *limit),
+            Kind::StreamClosed { session, reason } => self.on_stream_closed(at, *session, reason),
             Kind::RetryScheduled { delay_ms, reason } => {
-                let delay = Duration::from_millis(*delay_ms);
-                let session = self.connection.current().map_or(0, |s| s.id);
-                let detail = format!("retry in {:.1} s ({reason})", delay.as_secs_f64());
-                self.lifecycle(t, wall, session, "retry", &detail);
-                self.connection.retry_scheduled(t, delay, reason.clone());
+                self.on_retry_scheduled(at, Duration::from_millis(*delay_ms), reason)
             }
-            Kind::PollOk { messages, .. } => {
-                let seen = Sighting { t, wall };
-                self.inbox.on_poll(messages, seen, self.first_open_wall);
-                self.last_poll = Some(seen);
-            }
+            Kind::PollOk { messages, .. } => self.on_poll_ok(at, messages),
             Kind::PollFailed {
                 status,
                 class,
                 error,
                 api_error,
-                ..
-            } => {
-                self.polls_failed += 1;
-                match (status, class) {
-                    (Some(status), _) => self.http_errors.push(HttpError {
-                        t,
-                        wall,
-                        channel: Channel::Poll,
-                        status: *status,
-                        error: api_error.clone(),
-                        retry_after_ms: api_error.as_ref().and_then(|e| e.retry_after_ms),
-                    }),
-                    (None, class) => self.net_errors.push(NetError {
-                        t,
-                        wall,
-                        channel: Channel::Poll,
-                        class: class.unwrap_or(NetErrorClass::Other),
-                        error: error.clone(),
-                    }),
-                }
-            }
+                elapsed_ms: _,
+            } => self.on_poll_failed(at, *status, *class, error, api_error.as_ref()),
             Kind::LastEventIdUnsent { session, id } => {
                 let detail = format!("Last-Event-ID {id:?} not sendable in a header");
-                self.lifecycle(t, wall, *session, "resume-lost", &detail);
+                self.lifecycle(at, *session, "resume-lost", &detail);
             }
             Kind::Redirected {
                 route,
@@ -316,49 +230,184 @@ impl Monitor {
                 ..
             } => {
                 let detail = format!("{} {status}: {from} → {to}", route.label());
-                self.lifecycle(t, wall, session.unwrap_or(0), "redirect", &detail);
+                self.lifecycle(at, session.unwrap_or(0), "redirect", &detail);
             }
             Kind::ReconnectStopped { session, reason } => {
-                self.lifecycle(t, wall, *session, "stopped", reason);
+                self.lifecycle(at, *session, "stopped", reason);
             }
             Kind::ProbeSent { .. } => self.probes_sent += 1,
             Kind::Tick => {}
         }
     }
 
-    fn lifecycle(&mut self, t: Mono, wall: DateTime<Utc>, session: u64, tag: &str, detail: &str) {
+    /// Time is whatever the newest observation says; late observations never move it back.
+    fn advance_to(&mut self, obs: &Observation) {
+        self.observations += 1;
+        self.now = self.now.max(obs.t);
+        self.now_wall = self.now_wall.max(obs.wall);
+        self.started_wall.get_or_insert(obs.wall);
+        self.heartbeats.advance_to(self.now);
+    }
+
+    fn on_connect_attempt(&mut self, at: Sighting, session: u64, last_event_id: Option<&str>) {
+        self.connection.attempt(session, at.t, at.wall);
+        let detail = last_event_id
+            .map(|id| format!("Last-Event-ID: {id}"))
+            .unwrap_or_default();
+        self.lifecycle(at, session, "connect", &detail);
+    }
+
+    fn on_stream_response(&mut self, at: Sighting, answer: StreamAnswer) {
+        let (session, status) = (answer.session, answer.status);
+        self.connection.response(
+            session,
+            at.t,
+            status,
+            answer.content_type,
+            answer.content_encoding,
+            answer.ttfb_ms,
+        );
+        if is_event_stream(status, answer.content_type) {
+            self.first_open_wall.get_or_insert(at.wall);
+        } else if !(200..300).contains(&status) {
+            self.http_errors.push(HttpError {
+                t: at.t,
+                wall: at.wall,
+                channel: Channel::Stream,
+                status,
+                error: answer.error.cloned(),
+                retry_after_ms: answer.retry_after_ms,
+            });
+        }
+        self.lifecycle(at, session, "response", &answer.describe());
+    }
+
+    fn on_connect_failed(&mut self, at: Sighting, session: u64, class: NetErrorClass, error: &str) {
+        self.net_errors.push(NetError {
+            t: at.t,
+            wall: at.wall,
+            channel: Channel::Stream,
+            class,
+            error: error.to_owned(),
+        });
+        let end = SessionEnd::Failed {
+            class,
+            error: error.to_owned(),
+        };
+        self.lifecycle(at, session, "failed", &end.label());
+        self.connection.end(session, at.t, at.wall, end);
+    }
+
+    fn on_comment(&mut self, at: Sighting, session: u64, text: &str) {
+        self.comments_total += 1;
+        self.connection.count(session, false, false, true);
         self.log
-            .push(t, wall, session, EntryKind::Lifecycle, tag, None, detail);
+            .push(at.t, at.wall, session, EntryKind::Comment, ":", None, text);
+    }
+
+    fn on_oversized(&mut self, at: Sighting, session: u64, bytes: u64, limit: u64) {
+        self.oversized.push(Oversized {
+            t: at.t,
+            wall: at.wall,
+            session,
+            bytes,
+            limit,
+        });
+        let detail = format!("skipped a {bytes}-byte line (limit {limit})");
+        self.lifecycle(at, session, "oversized", &detail);
+    }
+
+    fn on_stream_closed(&mut self, at: Sighting, session: u64, reason: &CloseReason) {
+        self.lifecycle(at, session, "closed", &reason.label());
+        self.connection
+            .end(session, at.t, at.wall, SessionEnd::Closed(reason.clone()));
+    }
+
+    fn on_retry_scheduled(&mut self, at: Sighting, delay: Duration, reason: &str) {
+        let session = self.connection.current().map_or(0, |s| s.id);
+        let detail = format!("retry in {:.1} s ({reason})", delay.as_secs_f64());
+        self.lifecycle(at, session, "retry", &detail);
+        self.connection
+            .retry_scheduled(at.t, delay, reason.to_owned());
+    }
+
+    fn on_poll_ok(&mut self, at: Sighting, messages: &[WireMessage]) {
+        self.inbox.on_poll(messages, at, self.first_open_wall);
+        self.last_poll = Some(at);
+    }
+
+    /// A failed peek: an HTTP error when the server answered, a network error when it did not.
+    fn on_poll_failed(
+        &mut self,
+        at: Sighting,
+        status: Option<u16>,
+        class: Option<NetErrorClass>,
+        error: &str,
+        api_error: Option<&ApiError>,
+    ) {
+        self.polls_failed += 1;
+        match status {
+            Some(status) => self.http_errors.push(HttpError {
+                t: at.t,
+                wall: at.wall,
+                channel: Channel::Poll,
+                status,
+                error: api_error.cloned(),
+                retry_after_ms: api_error.and_then(|e| e.retry_after_ms),
+            }),
+            None => self.net_errors.push(NetError {
+                t: at.t,
+                wall: at.wall,
+                channel: Channel::Poll,
+                class: class.unwrap_or(NetErrorClass::Other),
+                error: error.to_owned(),
+            }),
+        }
+    }
+
+    fn lifecycle(&mut self, at: Sighting, session: u64, tag: &str, detail: &str) {
+        self.log.push(
+            at.t,
+            at.wall,
+            session,
+            EntryKind::Lifecycle,
+            tag,
+            None,
+            detail,
+        );
     }
 
     fn on_event(
         &mut self,
-        t: Mono,
-        wall: DateTime<Utc>,
+        at: Sighting,
         session: u64,
         event: &str,
         id: Option<&str>,
         data: &str,
+        retry_ms: Option<u64>,
     ) {
+        if retry_ms.is_some() {
+            self.server_retry_ms = retry_ms;
+        }
         let heartbeat = event.eq_ignore_ascii_case("heartbeat");
         let message = event.eq_ignore_ascii_case("message");
         self.events_total += 1;
         self.connection.count(session, heartbeat, message, false);
         self.log
-            .push(t, wall, session, EntryKind::Event, event, id, data);
+            .push(at.t, at.wall, session, EntryKind::Event, event, id, data);
         if heartbeat {
             self.heartbeats.record(Heartbeat {
-                t,
-                wall,
+                t: at.t,
+                wall: at.wall,
                 session,
                 sent: wire::heartbeat_timestamp(data),
             });
         } else if message {
             match read_stream_message(id, data) {
-                Ok(m) => self.inbox.on_stream(&m, Sighting { t, wall }, session),
+                Ok(m) => self.inbox.on_stream(&m, at, session),
                 Err(reason) => self.malformed.push(Malformed {
-                    t,
-                    wall,
+                    t: at.t,
+                    wall: at.wall,
                     session,
                     event: event.to_owned(),
                     reason,
@@ -406,6 +455,37 @@ fn read_stream_message(id: Option<&str>, data: &str) -> Result<WireMessage, Stri
         m.id = id.map(str::to_owned);
     }
     Ok(m)
+}
+
+/// The stream's answer, borrowed from its observation.
+#[derive(Clone, Copy)]
+struct StreamAnswer<'a> {
+    session: u64,
+    status: u16,
+    content_type: Option<&'a str>,
+    content_encoding: Option<&'a str>,
+    ttfb_ms: u64,
+    retry_after_ms: Option<u64>,
+    error: Option<&'a ApiError>,
+}
+
+impl StreamAnswer<'_> {
+    /// The event log's line: status, content type, timing, and what an error said.
+    fn describe(&self) -> String {
+        let mut detail = format!(
+            "{} {} in {} ms",
+            self.status,
+            self.content_type.unwrap_or("(no content-type)"),
+            self.ttfb_ms
+        );
+        if let Some(enc) = self.content_encoding {
+            detail.push_str(&format!(", content-encoding: {enc}"));
+        }
+        if let Some(e) = self.error {
+            detail.push_str(&format!(" — {}", e.summary()));
+        }
+        detail
+    }
 }
 
 /// Exact counters over the whole run.

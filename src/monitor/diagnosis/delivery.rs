@@ -1,0 +1,242 @@
+//! The delivery family: messages polling sees that the stream never carried, messages the stream
+//! carried twice, and how fast it delivers when it does.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+
+use super::{Finding, FindingKind, Severity, ev, median, min_max, secs};
+use crate::monitor::Monitor;
+use crate::monitor::connection::ConnState;
+use crate::observation::Mono;
+use crate::sanitize;
+
+/// Streamed messages needed before their latency is worth a finding.
+const LATENCY_SAMPLES: usize = 3;
+/// Message ids shown as examples.
+const EXAMPLE_IDS: usize = 5;
+
+/// When the stream had had its chance to deliver a message polled at `polled`: a session open at
+/// the poll stayed open for the grace after it, or a session that opened after the poll (and would
+/// have replayed it with Last-Event-ID) has been open longer than the grace. None while it has
+/// not: while the stream is down, waiting is expected.
+fn chance_given(m: &Monitor, polled: Mono) -> Option<Mono> {
+    let grace = m.thresholds.delivery_grace;
+    m.connection
+        .sessions
+        .iter()
+        .filter_map(|s| {
+            let opened = s.opened?;
+            if opened <= polled {
+                let stayed = s.ended.is_none_or(|end| end.since(polled) >= grace);
+                stayed.then(|| polled.plus(grace))
+            } else {
+                (m.now.since(opened) > grace).then(|| opened.plus(grace))
+            }
+        })
+        .min()
+}
+
+/// Messages the inbox shows that the stream has not delivered, past the grace period.
+pub(super) fn gap(m: &Monitor) -> Option<Finding> {
+    // The stream may deliver late (a buffering proxy): a message is lost, not late, once it has
+    // waited longer than the latest delivery seen so far, plus the grace.
+    let latest_delivery = m
+        .inbox
+        .newest_first()
+        .filter_map(|e| e.stream_lead())
+        .filter(|lead| *lead > 0)
+        .max()
+        .map_or(Duration::ZERO, |ms| Duration::from_millis(ms as u64));
+    let grace = m.thresholds.delivery_grace + latest_delivery;
+    // Each late message, with when it became late: past the grace, and the stream had its chance.
+    let late: Vec<_> = m
+        .inbox
+        .only_polled()
+        .filter(|e| e.waiting(m.now).is_some_and(|w| w > grace))
+        .filter_map(|e| {
+            let polled = e.polled?;
+            let chance = chance_given(m, polled.t)?;
+            Some((e, polled, chance.max(polled.t.plus(grace))))
+        })
+        .collect();
+    let oldest = late
+        .iter()
+        .map(|(_, polled, _)| m.now.since(polled.t))
+        .max()?;
+    let ids: Vec<String> = late
+        .iter()
+        .take(EXAMPLE_IDS)
+        .map(|(e, _, _)| sanitize::line(&e.key).into_owned())
+        .collect();
+    Some(Finding {
+        kind: FindingKind::DeliveryGap,
+        severity: Severity::Error,
+        first_seen: late.iter().map(|(_, polled, _)| polled.wall).min(),
+        last_seen: Some(m.now_wall),
+        raised_at: late.iter().map(|(_, _, late_at)| m.wall_at(*late_at)).min(),
+        summary: format!(
+            "{} messages reachable by polling never arrived on the stream (oldest waiting {:.0} s)",
+            late.len(),
+            oldest.as_secs_f64()
+        ),
+        evidence: ev(&[
+            ("messages_only_polled", json!(late.len())),
+            ("oldest_wait_s", secs(oldest)),
+            ("grace_s", secs(m.thresholds.delivery_grace)),
+            ("latest_stream_delivery_s", secs(latest_delivery)),
+            ("example_ids", json!(ids)),
+            ("messages_streamed_total", json!(m.inbox.streamed_total)),
+            (
+                "stream_open_now",
+                json!(matches!(m.connection.state, ConnState::Open { .. })),
+            ),
+        ]),
+    })
+}
+
+/// Messages the stream delivered more than once.
+pub(super) fn duplicates(m: &Monitor) -> Option<Finding> {
+    let first = m.inbox.first_duplicate?;
+    let count = m.inbox.stream_duplicates;
+    let ids: Vec<String> = m
+        .inbox
+        .newest_first()
+        .filter(|e| e.stream_duplicates > 0)
+        .take(EXAMPLE_IDS)
+        .map(|e| sanitize::line(&e.key).into_owned())
+        .collect();
+    Some(Finding {
+        kind: FindingKind::DuplicateDelivery,
+        severity: Severity::Warning,
+        first_seen: Some(first.wall),
+        last_seen: Some(m.now_wall),
+        raised_at: Some(first.wall),
+        summary: format!(
+            "{count} messages delivered more than once on the stream (a Last-Event-ID replay after a reconnect is the usual cause)"
+        ),
+        evidence: ev(&[("duplicates", json!(count)), ("example_ids", json!(ids))]),
+    })
+}
+
+/// Info: how fast the stream delivers, when it does.
+pub(super) fn latency(m: &Monitor) -> Option<Finding> {
+    let delivered: Vec<_> = m
+        .inbox
+        .newest_first()
+        .filter_map(|e| Some((e.streamed?.wall, e.delivery_latency()?)))
+        .collect();
+    if delivered.len() < LATENCY_SAMPLES {
+        return None;
+    }
+    let lat: Vec<f64> = delivered
+        .iter()
+        .map(|(_, l)| l.num_milliseconds() as f64)
+        .collect();
+    let leads: Vec<f64> = m
+        .inbox
+        .newest_first()
+        .filter_map(|e| e.stream_lead())
+        .map(|l| l as f64)
+        .collect();
+    let mut arrivals: Vec<_> = delivered.iter().map(|(wall, _)| *wall).collect();
+    arrivals.sort();
+    let max = min_max(&lat).1;
+    let med = median(lat.clone());
+    Some(Finding {
+        kind: FindingKind::DeliveryLatency,
+        severity: Severity::Info,
+        first_seen: None,
+        last_seen: Some(m.now_wall),
+        raised_at: Some(arrivals[LATENCY_SAMPLES - 1]),
+        summary: format!(
+            "stream delivery latency median {med:.0} ms, max {max:.0} ms over {} messages",
+            lat.len()
+        ),
+        evidence: ev(&[
+            ("messages", json!(lat.len())),
+            ("median_ms", json!(med)),
+            ("max_ms", json!(max)),
+            (
+                "median_stream_lead_over_poll_ms",
+                json!(if leads.is_empty() {
+                    Value::Null
+                } else {
+                    json!(-median(leads))
+                }),
+            ),
+        ]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::CloseReason;
+    use crate::testkit::{Timeline, evidence};
+
+    #[test]
+    fn delivery_gap_after_the_grace_and_only_when_the_stream_had_a_chance() {
+        let mut t = Timeline::new();
+        t.poll(0, &[("old", 0)])
+            .open(100, 1)
+            .heartbeat(200, 1, 200)
+            .poll(1000, &[("old", 0), ("new", 900)]);
+        t.tick(10_900);
+        assert!(
+            !t.has(FindingKind::DeliveryGap),
+            "9.9 s is within the grace"
+        );
+        t.tick(11_100);
+        let f = t.find(FindingKind::DeliveryGap).expect("10.1 s is past it");
+        assert_eq!(f.first_seen, Some(t.wall(1000)), "polled");
+        assert_eq!(f.raised_at, Some(t.wall(11_000)), "polled + the grace");
+        assert!(
+            !t.m.inbox.get("old").unwrap().only_polled(),
+            "the first poll's messages are preexisting"
+        );
+        t.message(11_200, 1, "new", 11_200);
+        assert!(
+            !t.has(FindingKind::DeliveryGap),
+            "streamed late is no longer a gap"
+        );
+
+        let mut down = Timeline::new();
+        down.poll(0, &[])
+            .open(100, 1)
+            .close(200, 1, CloseReason::Eof)
+            .poll(1000, &[("m", 900)])
+            .tick(30_000);
+        assert!(
+            !down.has(FindingKind::DeliveryGap),
+            "the stream was down: it had no chance"
+        );
+    }
+
+    #[test]
+    fn duplicates_are_raised_by_the_first_second_copy() {
+        let mut t = Timeline::new();
+        t.open(0, 1).message(10, 1, "a", 10).message(20, 1, "b", 20);
+        assert!(!t.has(FindingKind::DuplicateDelivery));
+        t.message(30, 1, "a", 10).message(40, 1, "a", 10);
+        let f = t.find(FindingKind::DuplicateDelivery).unwrap();
+        assert_eq!(evidence(&f, "duplicates"), 2);
+        assert_eq!(evidence(&f, "example_ids"), &serde_json::json!(["a"]));
+        assert_eq!(f.first_seen, Some(t.wall(30)));
+        assert_eq!(f.raised_at, Some(t.wall(30)));
+    }
+
+    #[test]
+    fn latency_is_raised_by_the_third_streamed_message() {
+        let mut t = Timeline::new();
+        t.open(0, 1);
+        for (i, id) in ["a", "b", "c", "d"].into_iter().enumerate() {
+            let at = 100 * (i as u64 + 1);
+            t.message(at, 1, id, at - 40);
+        }
+        let f = t.find(FindingKind::DeliveryLatency).unwrap();
+        assert_eq!(f.severity, Severity::Info);
+        assert_eq!(evidence(&f, "messages"), 4);
+        assert_eq!(evidence(&f, "median_ms"), 40.0);
+        assert_eq!(f.raised_at, Some(t.wall(300)));
+    }
+}

@@ -1,0 +1,410 @@
+//! Diagnosis: detectors read the model and name what is wrong, with evidence.
+//!
+//! One file per family of detectors; [`DETECTORS`] lists every one of them. A new detector is a
+//! function `fn(&Monitor) -> Option<Finding>` in its family's file plus one line in the registry.
+
+mod content;
+mod delivery;
+mod heartbeat;
+mod http;
+mod sessions;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+use super::Monitor;
+
+/// Tunable limits of the detectors. Defaults fit SignalDock (heartbeat every 15–30 s).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds {
+    /// The heartbeat interval the server is expected to keep: shortest and longest.
+    pub heartbeat_min: Duration,
+    pub heartbeat_max: Duration,
+    /// How long a message may be in the inbox without reaching the stream before it is a gap.
+    pub delivery_grace: Duration,
+    /// Heartbeats within one `heartbeat_min` window that make a flood.
+    pub flood_beats: usize,
+    /// Sessions that end this young are short; this many of them make a reconnect loop.
+    pub short_session: Duration,
+    pub short_sessions: usize,
+    /// Sessions ending at ages within this fraction of each other look like an idle timeout.
+    pub idle_spread: f64,
+    /// Simulated seconds per real second of what is watched (1 for a real server). The limits
+    /// above are in real time; reports multiply by this to speak in the simulator's seconds.
+    pub time_scale: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            heartbeat_min: Duration::from_secs(15),
+            heartbeat_max: Duration::from_secs(30),
+            delivery_grace: Duration::from_secs(10),
+            flood_beats: 5,
+            short_session: Duration::from_secs(10),
+            short_sessions: 3,
+            idle_spread: 0.05,
+            time_scale: 1.0,
+        }
+    }
+}
+
+impl Thresholds {
+    /// A duration of real (monotonic) time as the watched system counts it: simulated seconds
+    /// for a scaled simulator, itself otherwise. Every duration a person reads goes through here.
+    pub fn shown(&self, real: Duration) -> Duration {
+        if self.time_scale.is_finite() && self.time_scale > 0.0 {
+            real.mul_f64(self.time_scale)
+        } else {
+            real
+        }
+    }
+
+    /// The same thresholds for a simulator that plays `time_scale` simulated seconds per second.
+    pub fn scaled(&self, time_scale: f64) -> Thresholds {
+        let f = if time_scale.is_finite() && time_scale > 0.0 {
+            time_scale
+        } else {
+            1.0
+        };
+        let s = |d: Duration| d.div_f64(f);
+        Thresholds {
+            heartbeat_min: s(self.heartbeat_min),
+            heartbeat_max: s(self.heartbeat_max),
+            delivery_grace: s(self.delivery_grace),
+            short_session: s(self.short_session),
+            time_scale: self.time_scale * f,
+            ..self.clone()
+        }
+    }
+
+    /// The longest silence of an open stream that is still normal: twice the longest heartbeat
+    /// interval (one heartbeat may be late, not two).
+    pub fn longest_normal_silence(&self) -> Duration {
+        self.heartbeat_max * 2
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// What a finding is about. The kebab-case names are an interface (JSON, reports, scripts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    HeartbeatFlood,
+    HeartbeatStale,
+    ShortSessions,
+    ProxyIdleTimeout,
+    DeliveryGap,
+    StreamStalled,
+    ProxyBuffering,
+    AuthFailed,
+    NotFound,
+    RateLimited,
+    ServerErrors,
+    BadContentType,
+    DuplicateDelivery,
+    MalformedEvent,
+    OversizedEvent,
+    NetworkErrors,
+    DeliveryLatency,
+}
+
+/// One conclusion, with the facts that support it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub severity: Severity,
+    /// The first evidence.
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+    /// When the detector concluded: the evidence first crossed its threshold (where the evidence
+    /// cannot tell, the time of the newest observation).
+    pub raised_at: Option<DateTime<Utc>>,
+    /// One line.
+    pub summary: String,
+    /// Labelled facts, in the order a reader needs them.
+    pub evidence: Vec<(String, serde_json::Value)>,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl FindingKind {
+    /// The stable kebab-case name (the same as in JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingKind::HeartbeatFlood => "heartbeat-flood",
+            FindingKind::HeartbeatStale => "heartbeat-stale",
+            FindingKind::ShortSessions => "short-sessions",
+            FindingKind::ProxyIdleTimeout => "proxy-idle-timeout",
+            FindingKind::DeliveryGap => "delivery-gap",
+            FindingKind::StreamStalled => "stream-stalled",
+            FindingKind::ProxyBuffering => "proxy-buffering",
+            FindingKind::AuthFailed => "auth-failed",
+            FindingKind::NotFound => "not-found",
+            FindingKind::RateLimited => "rate-limited",
+            FindingKind::ServerErrors => "server-errors",
+            FindingKind::BadContentType => "bad-content-type",
+            FindingKind::DuplicateDelivery => "duplicate-delivery",
+            FindingKind::MalformedEvent => "malformed-event",
+            FindingKind::OversizedEvent => "oversized-event",
+            FindingKind::NetworkErrors => "network-errors",
+            FindingKind::DeliveryLatency => "delivery-latency",
+        }
+    }
+}
+
+/// A detector: reads the model, concludes at most one finding.
+type Detect = fn(&Monitor) -> Option<Finding>;
+
+/// One entry of the registry: a detector, and the findings that explain its symptoms away.
+struct Detector {
+    detect: Detect,
+    /// Beside a finding of any of these kinds this detector's finding is a symptom, not a cause,
+    /// and is left out.
+    explained_by: &'static [FindingKind],
+}
+
+impl Detector {
+    const fn new(detect: Detect) -> Self {
+        Detector {
+            detect,
+            explained_by: &[],
+        }
+    }
+
+    const fn explained_by(self, kinds: &'static [FindingKind]) -> Self {
+        Detector {
+            explained_by: kinds,
+            ..self
+        }
+    }
+}
+
+/// Every detector. Among findings of one severity and first sighting, this order is kept.
+const DETECTORS: &[Detector] = &[
+    // A flood arrives bunched too: it is not a buffer.
+    Detector::new(heartbeat::flood),
+    Detector::new(heartbeat::buffering).explained_by(&[FindingKind::HeartbeatFlood]),
+    // A stalled stream carries no heartbeat either: staleness is its symptom.
+    Detector::new(heartbeat::stalled),
+    Detector::new(heartbeat::stale).explained_by(&[FindingKind::StreamStalled]),
+    Detector::new(sessions::short_sessions),
+    Detector::new(sessions::proxy_idle_timeout),
+    Detector::new(delivery::gap),
+    Detector::new(http::auth_failed),
+    Detector::new(http::not_found),
+    Detector::new(http::rate_limited),
+    Detector::new(http::server_errors),
+    Detector::new(http::network_errors),
+    Detector::new(content::bad_content_type),
+    Detector::new(delivery::duplicates),
+    Detector::new(content::malformed),
+    Detector::new(content::oversized),
+    Detector::new(delivery::latency),
+];
+
+/// Every finding the detectors make of `m`, most severe first.
+pub fn diagnose(m: &Monitor) -> Vec<Finding> {
+    let raised: Vec<(&Detector, Finding)> = DETECTORS
+        .iter()
+        .filter_map(|d| Some((d, (d.detect)(m)?)))
+        .collect();
+    let kinds: Vec<FindingKind> = raised.iter().map(|(_, f)| f.kind).collect();
+    let mut out: Vec<Finding> = raised
+        .into_iter()
+        .filter(|(d, _)| !d.explained_by.iter().any(|k| kinds.contains(k)))
+        .map(|(_, f)| f)
+        .collect();
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.first_seen.cmp(&b.first_seen))
+    });
+    out
+}
+
+type Evidence = Vec<(String, Value)>;
+
+fn ev(pairs: &[(&str, Value)]) -> Evidence {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+/// A duration as seconds, to the millisecond.
+fn secs(d: Duration) -> Value {
+    json!((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+/// The upper median (0 for none).
+fn median(mut xs: Vec<f64>) -> f64 {
+    if xs.is_empty() {
+        return 0.0;
+    }
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// The smallest and the largest (∞ and −∞ for none).
+fn min_max(xs: &[f64]) -> (f64, f64) {
+    xs.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The registry as a whole: findings of several families side by side, what explains what,
+    //! and runs that must raise nothing.
+    use super::*;
+    use crate::observation::{CloseReason, Kind};
+    use crate::testkit::Timeline;
+
+    #[test]
+    fn faults_of_several_families_are_reported_side_by_side() {
+        let mut t = Timeline::new();
+        t.open(0, 1).message(10, 1, "a", 10).message(20, 1, "a", 10);
+        t.event(30, 1, "message", None, "not json".into());
+        t.at(
+            40,
+            Kind::OversizedEvent {
+                session: 1,
+                bytes: 5_000_000,
+                limit: 1_048_576,
+            },
+        );
+        let kinds = t.alarms();
+        for kind in [
+            FindingKind::DuplicateDelivery,
+            FindingKind::MalformedEvent,
+            FindingKind::OversizedEvent,
+        ] {
+            assert!(kinds.contains(&kind), "{kind:?} in {kinds:?}");
+        }
+    }
+
+    /// Both detectors find something in `t`, and only the cause's finding is reported.
+    fn assert_explains(t: &Timeline, cause: Detect, symptom: Detect) {
+        let cause = cause(&t.m).expect("the cause is found");
+        let symptom = symptom(&t.m).expect("the symptom is found on its own");
+        assert_eq!(t.alarms(), vec![cause.kind], "{symptom:?} is left out");
+    }
+
+    #[test]
+    fn a_flood_explains_away_the_bunching_it_causes() {
+        // Seven heartbeats 1 s apart; payloads mostly 1 s apart, twice 15 s: a flood whose
+        // payload clock also jumps, which alone would read as buffering.
+        let mut t = Timeline::new();
+        t.open(0, 1);
+        let sent = [1000, 2000, 3000, 18_000, 19_000, 20_000, 35_000];
+        for (i, s) in sent.into_iter().enumerate() {
+            t.heartbeat(1000 + i as u64 * 1000, 1, s);
+        }
+        assert_explains(&t, heartbeat::flood, heartbeat::buffering);
+    }
+
+    #[test]
+    fn a_stall_explains_away_the_missing_heartbeat() {
+        let mut t = Timeline::new();
+        t.open(0, 1).tick(61_000);
+        assert_explains(&t, heartbeat::stalled, heartbeat::stale);
+    }
+
+    #[test]
+    fn findings_are_listed_most_severe_first_then_by_first_sighting() {
+        let mut t = Timeline::new();
+        // The registry lists auth before not-found before server errors; time and severity win.
+        t.http(1000, 1, 503, "E_BUSY").http(2000, 2, 404, "E_PATH");
+        t.http(3000, 3, 401, "E_KEY");
+        let order: Vec<_> = t.findings().into_iter().map(|f| f.kind).collect();
+        assert_eq!(
+            order,
+            vec![
+                FindingKind::NotFound,
+                FindingKind::AuthFailed,
+                FindingKind::ServerErrors
+            ]
+        );
+    }
+
+    /// A reconnect loop of four flooding sessions, in simulated ms played `scale` times faster;
+    /// a message lands in the first and the stream never carries it.
+    fn outage(scale: u64, thresholds: Thresholds) -> Timeline {
+        let mut t = Timeline::with(thresholds, 1);
+        t.poll(0, &[]);
+        let mut now = 10;
+        for session in 1..=4 {
+            t.open(now, session);
+            if session == 1 {
+                t.poll(now + 1, &[("lost", now)]);
+            }
+            for i in 0..25 {
+                let at = now + i * 60 / scale;
+                t.heartbeat(at, session, at);
+            }
+            now += 1500 / scale;
+            t.close(now, session, CloseReason::Eof);
+            now += 2000 / scale;
+        }
+        t.tick(now + 20_000 / scale);
+        t
+    }
+
+    #[test]
+    fn scaled_thresholds_judge_a_compressed_timeline_the_same() {
+        let real = outage(1, Thresholds::default()).alarms();
+        assert_eq!(
+            real,
+            vec![
+                FindingKind::DeliveryGap,
+                FindingKind::HeartbeatFlood,
+                FindingKind::ShortSessions
+            ]
+        );
+        assert_eq!(
+            outage(10, Thresholds::default().scaled(10.0)).alarms(),
+            real
+        );
+    }
+
+    #[test]
+    fn every_finding_is_raised_between_its_first_sighting_and_now() {
+        let t = outage(1, Thresholds::default());
+        let findings = t.findings();
+        assert!(findings.len() >= 3, "{findings:?}");
+        for f in findings {
+            let raised = f.raised_at.unwrap_or_else(|| panic!("no raised_at: {f:?}"));
+            assert!(f.first_seen.is_none_or(|first| first <= raised), "{f:?}");
+            assert!(raised <= t.m.now_wall, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn raised_at_is_serialized_as_a_timestamp() {
+        let t = outage(1, Thresholds::default());
+        let flood = t.find(FindingKind::HeartbeatFlood).unwrap();
+        let json = serde_json::to_value(&flood).unwrap();
+        let raised: DateTime<Utc> = serde_json::from_value(json["raised_at"].clone()).unwrap();
+        assert_eq!(Some(raised), flood.raised_at);
+        assert_eq!(json["kind"], "heartbeat-flood");
+    }
+}

@@ -1,0 +1,211 @@
+//! The session family: a reconnect loop of short sessions, and sessions an intermediary cuts at
+//! one fixed age.
+
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{Finding, FindingKind, Severity, ev, median, min_max};
+use crate::monitor::Monitor;
+use crate::monitor::connection::{Session, SessionEnd};
+use crate::observation::CloseReason;
+use crate::sanitize;
+
+/// Sessions ending at one age make an idle timeout from this many on.
+const IDLE_TIMEOUT_SESSIONS: usize = 3;
+/// The newest long sessions judged for an idle timeout.
+const IDLE_TIMEOUT_WINDOW: usize = 10;
+
+/// Sessions that opened and ended, not closed by inboxtop itself, with their open ages; oldest
+/// first.
+pub(super) fn ended_ages(m: &Monitor) -> Vec<(&Session, Duration)> {
+    m.connection
+        .ended_sessions()
+        .filter(|s| !matches!(s.end, Some(SessionEnd::Closed(CloseReason::Cancelled))))
+        .filter_map(|s| Some((s, s.open_for(m.now)?)))
+        .collect()
+}
+
+/// How many of `sessions` ended for each reason.
+fn reason_counts(sessions: &[(&Session, Duration)]) -> Value {
+    let mut counts = BTreeMap::<String, u64>::new();
+    for (s, _) in sessions {
+        let label = s.end.as_ref().map(|e| e.label()).unwrap_or_default();
+        *counts
+            .entry(sanitize::line(&label).into_owned())
+            .or_default() += 1;
+    }
+    json!(counts)
+}
+
+/// The youngest, median and oldest age of `sessions`, in seconds.
+fn age_stats(sessions: &[(&Session, Duration)]) -> (f64, f64, f64) {
+    let ages: Vec<f64> = sessions.iter().map(|(_, a)| a.as_secs_f64()).collect();
+    let (min, max) = min_max(&ages);
+    (min, median(ages), max)
+}
+
+/// Sessions that open and die young, again and again: a reconnect loop.
+pub(super) fn short_sessions(m: &Monitor) -> Option<Finding> {
+    let short: Vec<_> = ended_ages(m)
+        .into_iter()
+        .filter(|(_, age)| *age < m.thresholds.short_session)
+        .collect();
+    if short.len() < m.thresholds.short_sessions {
+        return None;
+    }
+    let (min, med, max) = age_stats(&short);
+    // A loop from the `short_sessions`-th short session on.
+    let raised = short[m.thresholds.short_sessions.clamp(1, short.len()) - 1].0;
+    Some(Finding {
+        kind: FindingKind::ShortSessions,
+        severity: Severity::Error,
+        first_seen: Some(short[0].0.attempted_wall),
+        last_seen: short[short.len() - 1].0.ended_wall,
+        raised_at: raised.ended_wall,
+        summary: format!(
+            "reconnect loop: {} sessions lived under {:.1} s (median {med:.2} s), {} reconnects",
+            short.len(),
+            m.thresholds.short_session.as_secs_f64(),
+            m.connection.reconnects()
+        ),
+        evidence: ev(&[
+            ("short_sessions", json!(short.len())),
+            ("age_min_s", json!(min)),
+            ("age_median_s", json!(med)),
+            ("age_max_s", json!(max)),
+            ("close_reasons", reason_counts(&short)),
+            ("reconnects", json!(m.connection.reconnects())),
+            ("sessions_total", json!(m.connection.attempts())),
+        ]),
+    })
+}
+
+/// Enough sessions, their ages within `spread` (a fraction of the median) of each other.
+fn at_one_age(sessions: &[(&Session, Duration)], spread: f64) -> bool {
+    let (min, med, max) = age_stats(sessions);
+    sessions.len() >= IDLE_TIMEOUT_SESSIONS && max - min <= med * spread
+}
+
+/// Several sessions ending at the same, not short, age: an intermediary's idle/age timeout.
+/// Sessions our own read timeout ended are left out: their constant age is ours.
+pub(super) fn proxy_idle_timeout(m: &Monitor) -> Option<Finding> {
+    let long: Vec<_> = ended_ages(m)
+        .into_iter()
+        .filter(|(_, age)| *age >= m.thresholds.short_session)
+        .filter(|(s, _)| !matches!(s.end, Some(SessionEnd::Closed(CloseReason::Timeout { .. }))))
+        .collect();
+    let recent = &long[long.len().saturating_sub(IDLE_TIMEOUT_WINDOW)..];
+    let spread = m.thresholds.idle_spread;
+    if !at_one_age(recent, spread) {
+        return None;
+    }
+    let (min, med, max) = age_stats(recent);
+    // Concluded when the oldest of them first made enough sessions at one age.
+    let raised = (IDLE_TIMEOUT_SESSIONS..=recent.len())
+        .find(|&n| at_one_age(&recent[..n], spread))
+        .and_then(|n| recent[n - 1].0.ended_wall);
+    let hint = "an intermediary cuts connections at a fixed age (Cloudflare's idle timeout is 100 s): send heartbeats more often than that";
+    Some(Finding {
+        kind: FindingKind::ProxyIdleTimeout,
+        severity: Severity::Warning,
+        first_seen: Some(recent[0].0.attempted_wall),
+        last_seen: recent[recent.len() - 1].0.ended_wall,
+        raised_at: raised,
+        summary: format!(
+            "{} sessions ended at the same age ≈{med:.1} s (spread {:.2} s)",
+            recent.len(),
+            max - min
+        ),
+        evidence: ev(&[
+            ("sessions", json!(recent.len())),
+            ("age_median_s", json!(med)),
+            ("age_min_s", json!(min)),
+            ("age_max_s", json!(max)),
+            ("close_reasons", reason_counts(recent)),
+            ("hint", json!(hint)),
+        ]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{Timeline, evidence};
+
+    /// Sessions open for `ages_ms`, each with one heartbeat, ended by `reason`, 500 ms apart.
+    fn sessions(ages_ms: &[u64], reason: CloseReason) -> Timeline {
+        let mut t = Timeline::new();
+        let mut now = 0;
+        for (i, age) in ages_ms.iter().enumerate() {
+            let id = i as u64 + 1;
+            t.open(now, id);
+            t.heartbeat(now + 1, id, now + 1);
+            now += age;
+            t.close(now, id, reason.clone());
+            now += 500;
+        }
+        t
+    }
+
+    fn reset() -> CloseReason {
+        CloseReason::Reset {
+            detail: "cut".into(),
+        }
+    }
+
+    #[test]
+    fn a_reconnect_loop_needs_three_short_sessions() {
+        assert!(!sessions(&[1000, 1000], CloseReason::Eof).has(FindingKind::ShortSessions));
+        assert!(sessions(&[1000, 1000, 1000], CloseReason::Eof).has(FindingKind::ShortSessions));
+        assert!(
+            !sessions(&[11_000, 11_000, 11_000], CloseReason::Eof).has(FindingKind::ShortSessions)
+        );
+    }
+
+    #[test]
+    fn a_reconnect_loop_is_raised_when_the_third_short_session_ends() {
+        // Sessions end at 1 s, 2.5 s, 4 s and 5.5 s.
+        let t = sessions(&[1000, 1000, 1000, 1000], CloseReason::Eof);
+        let f = t.find(FindingKind::ShortSessions).unwrap();
+        assert_eq!(evidence(&f, "short_sessions"), 4);
+        assert_eq!(f.first_seen, Some(t.wall(0)));
+        assert_eq!(f.raised_at, Some(t.wall(4000)));
+        assert_eq!(f.last_seen, Some(t.wall(5500)));
+    }
+
+    #[test]
+    fn idle_timeout_is_sessions_ending_at_one_age() {
+        assert!(sessions(&[100_000, 100_500, 101_000], reset()).has(FindingKind::ProxyIdleTimeout));
+        assert!(
+            !sessions(&[100_000, 110_000, 120_000], reset()).has(FindingKind::ProxyIdleTimeout)
+        );
+        assert!(!sessions(&[100_000, 100_000], reset()).has(FindingKind::ProxyIdleTimeout));
+        // Our own read timeout ends sessions at a constant age too; that is not a proxy.
+        let ours = CloseReason::Timeout { idle_ms: 90_000 };
+        assert!(!sessions(&[100_000, 100_000, 100_000], ours).has(FindingKind::ProxyIdleTimeout));
+    }
+
+    #[test]
+    fn an_idle_timeout_is_raised_when_the_third_session_at_that_age_ends() {
+        // Sessions end at 100 s, 201 s, 302.5 s and 403.2 s.
+        let t = sessions(&[100_000, 100_500, 101_000, 100_200], reset());
+        let f = t.find(FindingKind::ProxyIdleTimeout).unwrap();
+        assert_eq!(evidence(&f, "sessions"), 4);
+        assert_eq!(f.raised_at, Some(t.wall(302_500)));
+        assert_eq!(f.last_seen, Some(t.wall(403_200)));
+    }
+
+    #[test]
+    fn an_idle_timeout_judges_the_newest_ten_long_sessions() {
+        // Two odd ages, then ten at one age: the odd ones are out of the window.
+        let mut ages = vec![150_000, 50_000];
+        ages.extend([100_000; 10]);
+        let t = sessions(&ages, reset());
+        let f = t.find(FindingKind::ProxyIdleTimeout).unwrap();
+        assert_eq!(evidence(&f, "sessions"), 10);
+        // Sessions 3 to 5 are the first three of the window: raised when session 5 ended.
+        let fifth_end = 150_000 + 50_000 + 3 * 100_000 + 4 * 500;
+        assert_eq!(f.raised_at, Some(t.wall(fifth_end)));
+    }
+}
