@@ -279,6 +279,7 @@ mod tests {
             severity: Severity::Error,
             first_seen: None,
             last_seen: None,
+            raised_at: None,
             summary: String::new(),
             evidence: vec![],
         };
