@@ -57,18 +57,30 @@ impl Mono {
     }
 }
 
+/// Which agent of the run an observation is about: its index in the run's agent list (the
+/// recording header lists the ids). A single-agent run is all agent 0.
+pub type AgentIx = u32;
+
 /// The one clock of a run: sources stamp their observations with it, so monotonic times of all
-/// sources share one origin. (The model never reads it.)
+/// sources share one origin. (The model never reads it.) Each agent's sources hold a copy tagged
+/// with that agent, so every observation says whose it is without any further hop.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     start: std::time::Instant,
+    agent: AgentIx,
 }
 
 impl Clock {
     pub fn start() -> Clock {
         Clock {
             start: std::time::Instant::now(),
+            agent: 0,
         }
+    }
+
+    /// The same clock, stamping observations of `agent`.
+    pub fn for_agent(self, agent: AgentIx) -> Clock {
+        Clock { agent, ..self }
     }
 
     pub fn now(&self) -> Mono {
@@ -77,7 +89,15 @@ impl Clock {
 
     /// `kind`, observed now.
     pub fn stamp(&self, kind: Kind) -> Observation {
-        Observation::new(self.now(), Utc::now(), kind)
+        self.observation(self.now(), Utc::now(), kind)
+    }
+
+    /// `kind`, observed at `t` / `wall` (several facts completed by one read share its time).
+    pub fn observation(&self, t: Mono, wall: DateTime<Utc>, kind: Kind) -> Observation {
+        Observation {
+            agent: self.agent,
+            ..Observation::new(t, wall, kind)
+        }
     }
 }
 
@@ -88,14 +108,27 @@ pub struct Observation {
     pub t: Mono,
     /// Wall-clock receive time.
     pub wall: DateTime<Utc>,
+    /// Whose observation this is (omitted for agent 0, so single-agent recordings stay as they were).
+    #[serde(default, skip_serializing_if = "is_first_agent")]
+    pub agent: AgentIx,
     #[serde(flatten)]
     pub kind: Kind,
 }
 
 impl Observation {
+    /// An observation of agent 0 (the only agent of a single-agent run).
     pub fn new(t: Mono, wall: DateTime<Utc>, kind: Kind) -> Self {
-        Observation { t, wall, kind }
+        Observation {
+            t,
+            wall,
+            agent: 0,
+            kind,
+        }
     }
+}
+
+fn is_first_agent(agent: &AgentIx) -> bool {
+    *agent == 0
 }
 
 /// What was observed. Serialized with a kebab-case `type` tag; the names are a recording format.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use inboxtop::exporter::{self, CONTENT_TYPE, Fleet, SharedFleet};
+use inboxtop::exporter::{self, CONTENT_TYPE, Exposed, Shared};
 use inboxtop::monitor::verdict::judge;
 use inboxtop::monitor::{Severity, Verdict};
 use inboxtop::observation::{CloseReason, Kind};
@@ -48,15 +48,15 @@ fn healthy_minute() -> Timeline {
     t
 }
 
-fn fleet(agents: &[(&str, &Timeline)]) -> SharedFleet {
-    let mut fleet = Fleet::new();
+fn fleet(agents: &[(&str, &Timeline)]) -> Shared {
+    let mut fleet = Exposed::new();
     for (id, t) in agents {
         fleet.add(*id, t.m.clone());
     }
     fleet.shared()
 }
 
-fn expose(fleet: &SharedFleet) -> String {
+fn expose(fleet: &Shared) -> String {
     exporter::exposition(fleet).expect("a String takes any exposition")
 }
 
@@ -157,7 +157,7 @@ fn a_healthy_minute_is_verdict_ok_with_no_warning_finding() {
 // ---- the exporter over HTTP ----
 
 /// The exporter's router on a loopback port; the task ends with the test's runtime.
-async fn start_exporter(fleet: SharedFleet) -> std::net::SocketAddr {
+async fn start_exporter(fleet: Shared) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -435,13 +435,13 @@ async fn a_real_prometheus_scrapes_the_flood_and_sees_it_clear() {
     {
         let mut fleet = fleet.lock().unwrap();
         for kind in open(session) {
-            fleet.apply(0, &calm.observation(origin, kind));
+            fleet.apply(&calm.observation(origin, kind));
         }
         let beats = inboxtop::monitor::rate::HEARTBEAT_HISTORY as u64 + 1;
         for i in 1..=beats {
             let at = origin + i * 20_000;
             let data = format!("{{\"timestamp\":\"{}\"}}", calm.rfc3339(at));
-            fleet.apply(0, &calm.observation(at, heartbeat(session, data)));
+            fleet.apply(&calm.observation(at, heartbeat(session, data)));
         }
     }
     let cleared = query_until(&client, &prometheus, FLOOD_FINDING, limit, |a| {

@@ -17,7 +17,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::series::AgentSeries;
-use super::{Agent, Fleet, SharedFleet};
+use super::{Exposed, Shared};
 use crate::monitor::connection::ConnState;
 use crate::monitor::verdict::judge_with;
 use crate::monitor::{FindingKind, Monitor, Severity, Stats, Verdict};
@@ -32,9 +32,9 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 pub const PREFIX: &str = "inboxtop";
 
 /// The exposition of every agent in `fleet`, as of now.
-pub fn exposition(fleet: &SharedFleet) -> Result<String, fmt::Error> {
+pub fn exposition(fleet: &Shared) -> Result<String, fmt::Error> {
     let mut registry = Registry::with_prefix(PREFIX);
-    registry.register_collector(Box::new(FleetCollector(fleet.clone())));
+    registry.register_collector(Box::new(ExposedCollector(fleet.clone())));
     let mut out = String::new();
     prometheus_text::encode(&mut out, &registry)?;
     Ok(out)
@@ -42,13 +42,13 @@ pub fn exposition(fleet: &SharedFleet) -> Result<String, fmt::Error> {
 
 /// Reads the fleet on each scrape.
 #[derive(Debug)]
-struct FleetCollector(SharedFleet);
+struct ExposedCollector(Shared);
 
-impl Collector for FleetCollector {
+impl Collector for ExposedCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         // A panic elsewhere while holding the lock leaves a model that is still worth exposing.
-        let mut fleet = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let agents = scrape(&mut fleet);
+        let mut exposed = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let agents = scrape(&mut exposed);
         encode_families(&agents, &mut encoder)
     }
 }
@@ -64,21 +64,20 @@ struct Scraped<'a> {
     series: &'a AgentSeries,
 }
 
-fn scrape(fleet: &mut Fleet) -> Vec<Scraped<'_>> {
-    fleet
+fn scrape(exposed: &mut Exposed) -> Vec<Scraped<'_>> {
+    exposed
         .agents_mut()
-        .iter_mut()
-        .map(|agent| {
+        .map(|(agent, series)| {
             let findings = agent.monitor.findings();
-            let raised = agent.series.raised(&findings);
-            let agent: &Agent = agent;
+            let raised = series.raised(&findings);
+            let series: &AgentSeries = series;
             Scraped {
                 agent: sanitize::line(&agent.id),
                 monitor: &agent.monitor,
                 stats: agent.monitor.stats(),
                 verdict: judge_with(&agent.monitor, findings).verdict,
                 raised,
-                series: &agent.series,
+                series,
             }
         })
         .collect()
@@ -296,7 +295,7 @@ mod tests {
     use crate::testkit::Timeline;
     use std::time::Duration;
 
-    fn expose(fleet: &SharedFleet) -> String {
+    fn expose(fleet: &Shared) -> String {
         exposition(fleet).expect("a String takes any exposition")
     }
 
@@ -307,10 +306,10 @@ mod tests {
             .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
     }
 
-    fn one(id: &str, t: &Timeline) -> SharedFleet {
-        let mut fleet = Fleet::new();
-        fleet.add(id, t.m.clone());
-        fleet.shared()
+    fn one(id: &str, t: &Timeline) -> Shared {
+        let mut exposed = Exposed::new();
+        exposed.add(id, t.m.clone());
+        exposed.shared()
     }
 
     fn heartbeat(t: &Timeline, ms: u64, session: u64) -> crate::observation::Observation {
@@ -425,7 +424,7 @@ mod tests {
         );
         let fleet = one("a", &t);
         assert_eq!(sample(&expose(&fleet), &series), Some("1"));
-        fleet.lock().unwrap().apply(0, &heartbeat(&t, 81_000, 1));
+        fleet.lock().unwrap().apply(&heartbeat(&t, 81_000, 1));
         let out = expose(&fleet);
         assert_eq!(sample(&out, &series), Some("0"));
         assert!(!out.contains("heartbeat-flood"), "{out}");
@@ -437,7 +436,7 @@ mod tests {
         t.open(0, 1).heartbeat(15_000, 1, 15_000);
         let fleet = one("a", &t);
         for s in [35, 55] {
-            fleet.lock().unwrap().apply(0, &heartbeat(&t, s * 1000, 1));
+            fleet.lock().unwrap().apply(&heartbeat(&t, s * 1000, 1));
         }
         let out = expose(&fleet);
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Prometheus exposition of the per-agent models (`inboxtop exporter`).
 //!
-//! The caller owns a [`Fleet`] behind a [`SharedFleet`] and feeds every observation through
-//! [`Fleet::apply`]; [`serve::serve`] answers `GET /metrics` by reading the models at scrape time.
+//! The caller owns an [`Exposed`] (the fleet's models) behind a [`Shared`] and feeds every
+//! observation through [`Exposed::apply`]; [`serve::serve`] answers `GET /metrics` by reading the models at scrape time.
 //!
 //! How each kind of series stays correct and bounded:
 //!
@@ -33,6 +33,7 @@ pub mod serve;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::fleet::{Applied, Fleet};
 use crate::monitor::Monitor;
 use crate::observation::Observation;
 use series::AgentSeries;
@@ -40,87 +41,74 @@ use series::AgentSeries;
 pub use metrics::{CONTENT_TYPE, exposition};
 pub use serve::{router, serve};
 
-/// The fleet as the exporter's tasks share it: sources apply, scrapes read.
-pub type SharedFleet = Arc<Mutex<Fleet>>;
+/// The exporter's state as its tasks share it: sources apply, scrapes read.
+pub type Shared = Arc<Mutex<Exposed>>;
 
-/// One watched agent: its model, and what the exposition remembers of it between scrapes.
-#[derive(Debug)]
-pub struct Agent {
-    id: String,
-    monitor: Monitor,
-    series: AgentSeries,
-}
-
-impl Agent {
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    pub fn monitor(&self) -> &Monitor {
-        &self.monitor
-    }
-
-    pub fn series(&self) -> &AgentSeries {
-        &self.series
-    }
-}
-
-/// The agents one exporter exposes, in the order they were added.
+/// The fleet's models and, per agent, what the exposition remembers of it between scrapes.
 #[derive(Debug, Default)]
-pub struct Fleet {
-    agents: Vec<Agent>,
+pub struct Exposed {
+    fleet: Fleet,
+    series: Vec<AgentSeries>,
 }
 
-impl Fleet {
+impl Exposed {
     pub fn new() -> Self {
-        Fleet::default()
+        Exposed::default()
     }
 
     /// Adds agent `id` watched by `monitor` (fresh, or already fed: what its rings still hold
-    /// seeds the histograms) and returns its index for [`Fleet::apply`].
+    /// seeds the histograms) and returns its index (the `agent` of its observations).
     pub fn add(&mut self, id: impl Into<String>, monitor: Monitor) -> usize {
         let mut series = AgentSeries::new();
         series.fold(&monitor);
-        self.agents.push(Agent {
-            id: id.into(),
-            monitor,
-            series,
-        });
-        self.agents.len() - 1
+        self.series.push(series);
+        self.fleet.add(id, monitor) as usize
     }
 
-    /// Folds one observation into agent `index`'s model, and its new samples into the
-    /// histograms. An index that was never returned by [`Fleet::add`] is a caller bug.
-    pub fn apply(&mut self, index: usize, obs: &Observation) {
-        let agent = &mut self.agents[index];
-        agent.monitor.apply(obs);
-        agent.series.fold(&agent.monitor);
+    /// Folds one observation into its agent's model, and the new samples into the histograms.
+    pub fn apply(&mut self, obs: &Observation) {
+        match self.fleet.apply(obs) {
+            Applied::One(ix) => self.fold(ix),
+            Applied::All => (0..self.series.len()).for_each(|ix| self.fold(ix)),
+            Applied::Unknown => {}
+        }
+    }
+
+    fn fold(&mut self, ix: usize) {
+        if let (Some(series), Some(agent)) = (self.series.get_mut(ix), self.fleet.get(ix)) {
+            series.fold(&agent.monitor);
+        }
     }
 
     /// A probe's round trip for agent `index`. The seam for the probe work: once the model records
     /// round trips itself, [`AgentSeries::fold`] reads them like heartbeats and this goes away.
     pub fn observe_probe_round_trip(&mut self, index: usize, rtt: Duration) {
-        self.agents[index].series.observe_probe_round_trip(rtt);
+        if let Some(series) = self.series.get_mut(index) {
+            series.observe_probe_round_trip(rtt);
+        }
     }
 
-    pub fn agents(&self) -> &[Agent] {
-        &self.agents
+    pub fn fleet(&self) -> &Fleet {
+        &self.fleet
     }
 
-    pub(crate) fn agents_mut(&mut self) -> &mut [Agent] {
-        &mut self.agents
+    /// Each agent's model with its series, for a scrape.
+    pub(crate) fn agents_mut(
+        &mut self,
+    ) -> impl Iterator<Item = (&crate::fleet::Agent, &mut AgentSeries)> {
+        self.fleet.agents().iter().zip(self.series.iter_mut())
     }
 
     pub fn len(&self) -> usize {
-        self.agents.len()
+        self.fleet.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.agents.is_empty()
+        self.fleet.is_empty()
     }
 
-    /// The fleet, ready to share with [`serve::serve`].
-    pub fn shared(self) -> SharedFleet {
+    /// The state, ready to share with [`serve::serve`].
+    pub fn shared(self) -> Shared {
         Arc::new(Mutex::new(self))
     }
 }

@@ -110,7 +110,7 @@ impl AgentSeries {
             .advance(&fresh, |key| m.inbox.get(key).is_some());
     }
 
-    /// See [`super::Fleet::observe_probe_round_trip`].
+    /// See [`super::Exposed::observe_probe_round_trip`].
     pub fn observe_probe_round_trip(&mut self, rtt: Duration) {
         self.probe_rtt.observe(rtt.as_secs_f64());
     }

@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-use super::{CONTENT_TYPE, SharedFleet, exposition};
+use super::{CONTENT_TYPE, Shared, exposition};
 
 /// The routes, reading the fleet the caller keeps feeding.
-pub fn router(fleet: SharedFleet) -> Router {
+pub fn router(fleet: Shared) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -18,11 +18,11 @@ pub fn router(fleet: SharedFleet) -> Router {
 }
 
 /// Serves [`router`] on `listener` until the task is dropped or the listener fails.
-pub async fn serve(listener: TcpListener, fleet: SharedFleet) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, fleet: Shared) -> std::io::Result<()> {
     axum::serve(listener, router(fleet)).await
 }
 
-async fn metrics(State(fleet): State<SharedFleet>) -> Response {
+async fn metrics(State(fleet): State<Shared>) -> Response {
     // Diagnosing every agent is CPU work under the fleet's lock: keep it off the async workers.
     match tokio::task::spawn_blocking(move || exposition(&fleet)).await {
         Ok(Ok(body)) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response(),

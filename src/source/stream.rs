@@ -483,7 +483,10 @@ impl StreamSource {
                     limit: self.settings.max_line_bytes as u64,
                 },
             };
-            self.tx.send(Observation::new(t, wall, kind)).await.ok()?;
+            self.tx
+                .send(self.clock.observation(t, wall, kind))
+                .await
+                .ok()?;
         }
         Some(())
     }
