@@ -39,6 +39,23 @@ pub struct Header {
     pub short_session_ms: Option<u64>,
     /// What was watched: "live", "demo healthy", …
     pub source: String,
+    /// Simulated seconds per real second of a scaled simulator (1 for a real server), so a
+    /// replay or `check --from` reports in the seconds the watched system counted.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub time_scale: f64,
+    /// The agents of a fleet recording, by index (an observation's `agent`); empty for one agent
+    /// (then `agent` is it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<String>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_one(x: &f64) -> bool {
+    (*x - 1.0).abs() < f64::EPSILON
 }
 
 pub const FORMAT_NAME: &str = "inboxtop-recording";
@@ -64,6 +81,25 @@ impl Header {
             delivery_grace_ms: thresholds.delivery_grace.as_millis() as u64,
             short_session_ms: Some(thresholds.short_session.as_millis() as u64),
             source: source.into(),
+            time_scale: thresholds.time_scale,
+            agents: Vec::new(),
+        }
+    }
+
+    /// The header of a fleet recording: observations of agent `i` are `agents[i]`'s.
+    pub fn with_agents(mut self, agents: Vec<String>) -> Header {
+        if agents.len() > 1 {
+            self.agents = agents;
+        }
+        self
+    }
+
+    /// The agents' ids by index (one agent: the header's `agent`).
+    pub fn agent_ids(&self) -> Vec<String> {
+        if self.agents.is_empty() {
+            vec![self.agent.clone()]
+        } else {
+            self.agents.clone()
         }
     }
 
@@ -75,6 +111,9 @@ impl Header {
         t.delivery_grace = Duration::from_millis(self.delivery_grace_ms);
         if let Some(ms) = self.short_session_ms {
             t.short_session = Duration::from_millis(ms);
+        }
+        if self.time_scale.is_finite() && self.time_scale > 0.0 {
+            t.time_scale = self.time_scale;
         }
         t
     }
@@ -427,5 +466,30 @@ mod tests {
             without_userinfo("http://127.0.0.1:8765"),
             "http://127.0.0.1:8765"
         );
+    }
+
+    #[test]
+    fn a_scaled_fleet_header_keeps_its_scale_and_agents() {
+        let scaled = crate::monitor::Thresholds::default().scaled(20.0);
+        let h = Header::new("http://h:1", "a", "demo", &scaled)
+            .with_agents(vec!["a".into(), "b".into()]);
+        let line = serde_json::to_string(&h).unwrap();
+        let back: Header = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.agent_ids(), ["a", "b"]);
+        let t = back.thresholds(&crate::monitor::Thresholds::default());
+        assert!((t.time_scale - 20.0).abs() < 1e-9, "{line}");
+        assert_eq!(t.shown(t.heartbeat_min), std::time::Duration::from_secs(15));
+        let single = Header::new(
+            "http://h:1",
+            "a",
+            "live",
+            &crate::monitor::Thresholds::default(),
+        );
+        let line = serde_json::to_string(&single).unwrap();
+        assert!(
+            !line.contains("time_scale") && !line.contains("agents"),
+            "{line}"
+        );
+        assert_eq!(single.with_agents(vec!["a".into()]).agent_ids(), ["a"]);
     }
 }
