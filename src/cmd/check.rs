@@ -90,7 +90,7 @@ async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<(Monito
         }
         None => (Watched::server(settings)?, args.duration),
     };
-    let mut pipeline = Pipeline::start(&watched, settings).await?;
+    let mut pipeline = Pipeline::start(std::slice::from_ref(&watched), settings).await?;
     let mut monitor = Monitor::new(watched.thresholds.clone());
     let deadline = tokio::time::sleep(real_duration);
     tokio::pin!(deadline);

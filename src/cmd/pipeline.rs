@@ -11,7 +11,7 @@ use super::export;
 use crate::cli::SimArgs;
 use crate::config::{Settings, Source};
 use crate::monitor::Thresholds;
-use crate::observation::{Clock, Kind, Observation};
+use crate::observation::{AgentIx, Clock, Kind, Observation};
 use crate::record::{self, Header, Recorder};
 use crate::report::ReportContext;
 use crate::secret::ApiKey;
@@ -78,15 +78,39 @@ impl Watched {
     pub fn report_context(&self) -> ReportContext {
         export::report_context(&self.endpoint.base_url, &self.endpoint.agent, &self.mode)
     }
+}
 
-    fn recording_header(&self) -> Header {
-        Header::new(
-            &self.endpoint.base_url,
-            &self.endpoint.agent,
-            &self.mode,
-            &self.thresholds,
-        )
-    }
+/// The recording's first line: the first agent's server and thresholds, and every agent's id.
+fn recording_header(watched: &[Watched]) -> Header {
+    let Some(first) = watched.first() else {
+        return Header::new("", "", "nothing watched", &Thresholds::default());
+    };
+    Header::new(
+        &first.endpoint.base_url,
+        &first.endpoint.agent,
+        &first.mode,
+        &first.thresholds,
+    )
+    .with_agents(watched.iter().map(|w| w.endpoint.agent.clone()).collect())
+}
+
+/// The stream and poll timings for one watched agent: a simulator's run at its pace.
+fn source_settings(watched: &Watched, settings: &Settings) -> (StreamSettings, PollSettings) {
+    let scale = |d: Duration| d.div_f64(watched.time_scale).max(Duration::from_millis(20));
+    let defaults = StreamSettings::default();
+    let stream = StreamSettings {
+        backoff_initial: scale(defaults.backoff_initial),
+        backoff_cap: scale(settings.backoff_cap.value),
+        stable_after: scale(defaults.stable_after),
+        read_timeout: scale(defaults.read_timeout),
+        max_line_bytes: settings.max_event_bytes.value,
+        ..defaults
+    };
+    let poll = PollSettings {
+        interval: scale(settings.poll_interval.value).max(Duration::from_millis(100)),
+        ..PollSettings::default()
+    };
+    (stream, poll)
 }
 
 /// The simulator's configuration from its flags.
@@ -127,56 +151,54 @@ pub(super) struct Pipeline {
     pub observations: mpsc::Receiver<Observation>,
     /// For observations made outside the sources (a probe's result).
     pub inject: mpsc::Sender<Observation>,
-    pub stream_commands: mpsc::Sender<StreamCommand>,
+    /// One per watched agent, by index.
+    pub stream_commands: Vec<mpsc::Sender<StreamCommand>>,
+    /// The clock every source stamps with (tag it with an agent for that agent's observations).
+    pub clock: Clock,
     recorder: Option<(Recorder, JoinHandle<std::io::Result<u64>>)>,
-    /// The sources (stream, poll, tick).
+    /// The sources (a stream and a poll per agent, and the tick).
     tasks: Vec<JoinHandle<()>>,
     /// Copies observations to the recorder; ends once every source has stopped.
     tee: Option<JoinHandle<()>>,
 }
 
 impl Pipeline {
-    /// Starts the stream, poll and tick sources against `watched`, and the recording if
-    /// `--record` asks for one.
-    pub async fn start(watched: &Watched, settings: &Settings) -> Result<Pipeline> {
+    /// Starts a stream and a poll source per watched agent (agent `i` of `watched` tags its
+    /// observations `i`), the tick, and the recording if `--record` asks for one.
+    pub async fn start(watched: &[Watched], settings: &Settings) -> Result<Pipeline> {
         let clock = Clock::start();
         let (raw_tx, raw_rx) = mpsc::channel(CHANNEL);
-        let (cmd_tx, cmd_rx) = mpsc::channel(8);
-        let scale = |d: Duration| d.div_f64(watched.time_scale).max(Duration::from_millis(20));
-        let defaults = StreamSettings::default();
-        let stream_settings = StreamSettings {
-            backoff_initial: scale(defaults.backoff_initial),
-            backoff_cap: scale(settings.backoff_cap.value),
-            stable_after: scale(defaults.stable_after),
-            read_timeout: scale(defaults.read_timeout),
-            max_line_bytes: settings.max_event_bytes.value,
-            ..defaults
-        };
-        let poll_settings = PollSettings {
-            interval: scale(settings.poll_interval.value).max(Duration::from_millis(100)),
-            ..PollSettings::default()
-        };
-        let tick_every = (watched.thresholds.heartbeat_min / 4)
-            .clamp(Duration::from_millis(50), Duration::from_secs(1));
-        let tasks = vec![
-            tokio::spawn(source::run_stream(
-                watched.endpoint.clone(),
-                stream_settings,
-                clock,
+        let mut tasks = Vec::with_capacity(watched.len() * 2 + 1);
+        let mut stream_commands = Vec::with_capacity(watched.len());
+        for (ix, agent) in watched.iter().enumerate() {
+            let agent_clock = clock.for_agent(AgentIx::try_from(ix).unwrap_or(AgentIx::MAX));
+            let (cmd_tx, cmd_rx) = mpsc::channel(8);
+            stream_commands.push(cmd_tx);
+            let (stream, poll) = source_settings(agent, settings);
+            tasks.push(tokio::spawn(source::run_stream(
+                agent.endpoint.clone(),
+                stream,
+                agent_clock,
                 raw_tx.clone(),
                 cmd_rx,
-            )),
-            tokio::spawn(source::run_poll(
-                watched.endpoint.clone(),
-                poll_settings,
-                clock,
+            )));
+            tasks.push(tokio::spawn(source::run_poll(
+                agent.endpoint.clone(),
+                poll,
+                agent_clock,
                 raw_tx.clone(),
-            )),
-            tokio::spawn(tick(clock, tick_every, raw_tx.clone())),
-        ];
+            )));
+        }
+        let tick_every = watched
+            .iter()
+            .map(|w| w.thresholds.heartbeat_min / 4)
+            .min()
+            .unwrap_or(Duration::from_secs(1))
+            .clamp(Duration::from_millis(50), Duration::from_secs(1));
+        tasks.push(tokio::spawn(tick(clock, tick_every, raw_tx.clone())));
         let (observations, recorder, tee) = match &settings.record.value {
             Some(path) => {
-                let (recorder, writer) = record::start(path, &watched.recording_header())
+                let (recorder, writer) = record::start(path, &recording_header(watched))
                     .await
                     .map_err(|e| eyre!(e))?;
                 let (observations, tee) = tee(raw_rx, recorder.clone());
@@ -187,7 +209,8 @@ impl Pipeline {
         Ok(Pipeline {
             observations,
             inject: raw_tx,
-            stream_commands: cmd_tx,
+            stream_commands,
+            clock,
             recorder,
             tasks,
             tee,

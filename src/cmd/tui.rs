@@ -12,7 +12,7 @@ use crate::app::{self, App, Command as AppCommand};
 use crate::cli::SimArgs;
 use crate::config::Settings;
 use crate::monitor::Monitor;
-use crate::observation::{Clock, Observation};
+use crate::observation::Observation;
 use crate::record;
 use crate::report::ReportContext;
 use crate::source::{self, Endpoint, StreamCommand};
@@ -29,7 +29,7 @@ pub(super) async fn watch(settings: Settings) -> Result<ExitCode> {
 }
 
 async fn monitor(watched: Watched, settings: Settings) -> Result<ExitCode> {
-    let mut pipeline = Pipeline::start(&watched, &settings).await?;
+    let mut pipeline = Pipeline::start(std::slice::from_ref(&watched), &settings).await?;
     let mut app = App::new(Monitor::new(watched.thresholds.clone()), target(&watched));
     let (commands, command_rx) = mpsc::channel(16);
     let handler = handle_commands(command_rx, &pipeline, watched.endpoint.clone());
@@ -48,8 +48,9 @@ fn handle_commands(
     pipeline: &Pipeline,
     endpoint: Endpoint,
 ) -> JoinHandle<()> {
-    let stream_commands = pipeline.stream_commands.clone();
+    let stream_commands = pipeline.stream_commands[0].clone();
     let inject = pipeline.inject.clone();
+    let clock = pipeline.clock;
     tokio::spawn(async move {
         while let Some(cmd) = commands.recv().await {
             match cmd {
@@ -59,7 +60,7 @@ fn handle_commands(
                 AppCommand::Probe => {
                     let (endpoint, inject) = (endpoint.clone(), inject.clone());
                     tokio::spawn(async move {
-                        for obs in source::send_probe(&endpoint, Clock::start()).await {
+                        for obs in source::send_probe(&endpoint, clock).await {
                             let _ = inject.send(obs).await;
                         }
                     });
