@@ -34,6 +34,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// The TUI over a recorded session.
     Replay(ReplayArgs),
+    /// Headless: serve per-agent metrics for Prometheus on /metrics (and /healthz).
+    Exporter(ExporterArgs),
     /// Print the effective settings and where each came from (the API key masked).
     Config(ConfigArgs),
     /// Print a shell completion script.
@@ -100,9 +102,13 @@ pub struct MonitorArgs {
 /// the flags and for [`SimArgs::default`] alike.
 #[derive(Debug, Clone, PartialEq, Args)]
 pub struct SimArgs {
-    /// Scenario to play (see --list-scenarios)
-    #[arg(long, default_value_t = SimConfig::default().scenario)]
-    pub scenario: Scenario,
+    /// Scenario to play (see --list-scenarios); with --agents, several comma-separated ones are
+    /// assigned to the simulated agents round-robin
+    #[arg(long = "scenario", value_name = "NAME[,NAME…]", value_delimiter = ',', default_values_t = [SimConfig::default().scenario])]
+    pub scenarios: Vec<Scenario>,
+    /// Simulate a fleet of this many agents, each with its own simulator
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_SIMULATED_AGENTS))]
+    pub agents: u32,
     /// List the scenarios and what inboxtop should conclude from each, then exit
     #[arg(long)]
     pub list_scenarios: bool,
@@ -120,12 +126,24 @@ pub struct SimArgs {
     pub seed: u64,
 }
 
+impl SimArgs {
+    /// The scenario simulated agent `i` plays: the scenarios in turn.
+    pub fn scenario_of(&self, i: usize) -> Scenario {
+        if self.scenarios.is_empty() {
+            SimConfig::default().scenario
+        } else {
+            self.scenarios[i % self.scenarios.len()]
+        }
+    }
+}
+
 impl Default for SimArgs {
     /// What `inboxtop demo` with no flags plays.
     fn default() -> Self {
         let sim = SimConfig::default();
         SimArgs {
-            scenario: sim.scenario,
+            scenarios: vec![sim.scenario],
+            agents: 1,
             list_scenarios: false,
             time_scale: sim.time_scale,
             heartbeat_interval: sim.heartbeat_interval,
@@ -158,15 +176,53 @@ pub struct CheckArgs {
     /// Judge a recording instead of watching a server
     #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "base_url"])]
     pub from: Option<PathBuf>,
-    /// Watch the embedded simulator playing this scenario instead of a server
-    #[arg(long, conflicts_with = "base_url")]
-    pub scenario: Option<Scenario>,
+    /// Watch the embedded simulator playing this scenario instead of a server; with --agents,
+    /// several comma-separated ones are assigned to the simulated agents round-robin
+    #[arg(
+        long = "scenario",
+        value_name = "NAME[,NAME…]",
+        value_delimiter = ',',
+        conflicts_with = "base_url"
+    )]
+    pub scenarios: Vec<Scenario>,
+    /// Simulate a fleet of this many agents (with --scenario)
+    #[arg(long, default_value_t = 1, requires = "scenarios", value_parser = clap::value_parser!(u32).range(1..=MAX_SIMULATED_AGENTS))]
+    pub agents: u32,
     /// Play this many simulated seconds per real second (with --scenario)
     #[arg(long, default_value_t = SimConfig::default().time_scale, value_parser = parse_time_scale)]
     pub time_scale: f64,
     /// Write the report to this file instead of standard output
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// The most simulated agents one process runs (each is a loopback server and two connections).
+pub const MAX_SIMULATED_AGENTS: i64 = 5_000;
+
+#[derive(Debug, Clone, Args)]
+pub struct ExporterArgs {
+    /// Address to serve /metrics and /healthz on
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Watch simulated agents playing these scenarios instead of a server (round-robin)
+    #[arg(
+        long = "scenario",
+        value_name = "NAME[,NAME…]",
+        value_delimiter = ',',
+        conflicts_with = "base_url"
+    )]
+    pub scenarios: Vec<Scenario>,
+    /// Simulate a fleet of this many agents (with --scenario)
+    #[arg(long, default_value_t = 1, requires = "scenarios", value_parser = clap::value_parser!(u32).range(1..=MAX_SIMULATED_AGENTS))]
+    pub agents: u32,
+    /// Play this many simulated seconds per real second (with --scenario)
+    #[arg(long, default_value_t = SimConfig::default().time_scale, value_parser = parse_time_scale)]
+    pub time_scale: f64,
+    /// Heartbeat interval of the simulated servers (simulated time, with --scenario)
+    #[arg(long, default_value = duration_text(SimConfig::default().heartbeat_interval), value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
     #[command(flatten)]
     pub server: ServerArgs,
 }

@@ -78,17 +78,17 @@ fn first_network_error(m: &Monitor) -> String {
 /// The server (or the simulator with `--scenario`) through the model for `--duration`, or until
 /// Ctrl-C or SIGTERM.
 async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<(Monitor, ReportContext)> {
-    let (watched, real_duration) = match args.scenario {
-        Some(scenario) => {
-            let sim = SimArgs {
-                scenario,
-                time_scale: args.time_scale,
-                ..SimArgs::default()
-            };
-            let watched = Watched::simulator(settings, &sim).await?;
-            (watched, args.duration.div_f64(args.time_scale))
-        }
-        None => (Watched::server(settings)?, args.duration),
+    let (watched, real_duration) = if args.scenarios.is_empty() {
+        (Watched::server(settings)?, args.duration)
+    } else {
+        let sim = SimArgs {
+            scenarios: args.scenarios.clone(),
+            agents: args.agents,
+            time_scale: args.time_scale,
+            ..SimArgs::default()
+        };
+        let mut fleet = Watched::simulated(settings, &sim).await?;
+        (fleet.swap_remove(0), args.duration.div_f64(args.time_scale))
     };
     let mut pipeline = Pipeline::start(std::slice::from_ref(&watched), settings).await?;
     let mut monitor = Monitor::new(watched.thresholds.clone());

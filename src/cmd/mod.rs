@@ -6,6 +6,7 @@ pub mod check;
 mod completions;
 mod config;
 mod export;
+mod exporter;
 mod man;
 mod pipeline;
 mod replay;
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Check(args)) => check::run(load(Some(&args.server))?, args).await,
         Some(Command::Serve(args)) => serve::run(args).await,
         Some(Command::Replay(args)) => replay::run(load(None)?, args).await,
+        Some(Command::Exporter(args)) => exporter::run(load(Some(&args.server))?, args).await,
         Some(Command::Config(args)) => Ok(config::run(&load(Some(&args.server))?)),
         Some(Command::Completions(args)) => Ok(completions::run(args.shell)),
         Some(Command::Man) => man::run(),

@@ -15,7 +15,7 @@ use crate::observation::{AgentIx, Clock, Kind, Observation};
 use crate::record::{self, Header, Recorder};
 use crate::report::ReportContext;
 use crate::secret::ApiKey;
-use crate::sim::{self, SimConfig, SimHandle};
+use crate::sim::{self, Scenario, SimConfig, SimHandle};
 use crate::source::{self, Endpoint, PollSettings, StreamCommand, StreamSettings};
 
 /// Observations in flight between the sources and the model. Sources wait when it is full
@@ -34,17 +34,39 @@ pub(super) struct Watched {
 }
 
 impl Watched {
-    /// The embedded simulator on a free loopback port, with thresholds that fit it.
-    pub async fn simulator(settings: &Settings, args: &SimArgs) -> Result<Watched> {
+    /// The embedded simulator on a free loopback port, with thresholds that fit it: one agent
+    /// (`demo`), or with `--agents N` a fleet, each agent its own simulator playing the scenarios
+    /// round-robin (ids like `heartbeat-flood-02`).
+    pub async fn simulated(settings: &Settings, args: &SimArgs) -> Result<Vec<Watched>> {
+        let count = args.agents.max(1) as usize;
+        let mut fleet = Vec::with_capacity(count);
+        for i in 0..count {
+            let scenario = args.scenario_of(i);
+            let agent = if count == 1 {
+                "demo".to_owned()
+            } else {
+                format!("{scenario}-{:0width$}", i + 1, width = digits(count))
+            };
+            fleet.push(Watched::simulator(settings, args, scenario, &agent).await?);
+        }
+        Ok(fleet)
+    }
+
+    async fn simulator(
+        settings: &Settings,
+        args: &SimArgs,
+        scenario: Scenario,
+        agent: &str,
+    ) -> Result<Watched> {
         let handle = sim::start(
-            sim_config(args, "demo", "demo"),
+            sim_config(args, scenario, agent, "demo"),
             SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         )
         .await
         .wrap_err("could not start the embedded simulator on loopback")?;
         Ok(Watched {
-            endpoint: endpoint_for(&handle.base_url(), "demo", ApiKey::new("demo"), settings)?,
-            mode: format!("demo: {}", args.scenario),
+            endpoint: endpoint_for(&handle.base_url(), agent, ApiKey::new("demo"), settings)?,
+            mode: format!("demo: {scenario}"),
             thresholds: sim_thresholds(settings, args),
             time_scale: args.time_scale,
             _sim: Some(handle),
@@ -113,10 +135,15 @@ fn source_settings(watched: &Watched, settings: &Settings) -> (StreamSettings, P
     (stream, poll)
 }
 
-/// The simulator's configuration from its flags.
-pub(super) fn sim_config(args: &SimArgs, agent: &str, key: &str) -> SimConfig {
+/// Decimal digits of `n`, so fleet ids sort as numbers.
+fn digits(n: usize) -> usize {
+    n.to_string().len()
+}
+
+/// The simulator's configuration from its flags, playing `scenario` for `agent`.
+pub(super) fn sim_config(args: &SimArgs, scenario: Scenario, agent: &str, key: &str) -> SimConfig {
     SimConfig {
-        scenario: args.scenario,
+        scenario,
         agent: agent.into(),
         api_key: key.into(),
         heartbeat_interval: args.heartbeat_interval,

@@ -9,7 +9,12 @@ use crate::cli::ServeArgs;
 use crate::sim;
 
 pub(super) async fn run(args: ServeArgs) -> Result<ExitCode> {
-    let config = sim_config(&args.sim, &args.agent, &args.api_key);
+    let config = sim_config(
+        &args.sim,
+        args.sim.scenario_of(0),
+        &args.agent,
+        &args.api_key,
+    );
     let handle = sim::start(
         config.clone(),
         SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),

@@ -19,8 +19,9 @@ use crate::source::{self, Endpoint, StreamCommand};
 use crate::ui::Target;
 
 pub(super) async fn demo(settings: Settings, sim: SimArgs) -> Result<ExitCode> {
-    let watched = Watched::simulator(&settings, &sim).await?;
-    monitor(watched, settings).await
+    let mut fleet = Watched::simulated(&settings, &sim).await?;
+    // The fleet view is not wired into the TUI yet: the first agent.
+    monitor(fleet.swap_remove(0), settings).await
 }
 
 pub(super) async fn watch(settings: Settings) -> Result<ExitCode> {
