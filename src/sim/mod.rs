@@ -1,45 +1,42 @@
-//! The embedded SignalDock-like simulator: an axum server on loopback that speaks the wire
-//! contract (DESIGN §3) and plays one scenario (DESIGN §4). The monitor talks to it only over HTTP,
+//! The embedded SignalDock simulator: an axum server on loopback that speaks the wire contract
+//! (DESIGN §3) and plays one scenario (DESIGN §4). The monitor talks to it only over HTTP,
 //! exactly as to a real server.
 //!
-//! Stream bodies are written byte by byte through a channel rather than with axum's `Sse` helper,
-//! so a scenario controls exactly what goes out: bursts, stalls, resets in the middle of a frame.
+//! It models the official `signaldock-transport` SSE adapter rather than imitating a stream: one
+//! current stream per agent id, a heartbeat task per connection that outlives it (`hub.rs`), and
+//! frames byte for byte as the adapter writes them (`frames.rs`); `tests/conformance.rs` checks
+//! both against the real crate.
 
+mod envelope;
+mod frames;
+mod hub;
+mod inbox;
+mod peers;
 mod scenario;
+mod stream;
+mod takeover;
 
+pub use hub::{HEARTBEAT_TASKS_PER_AGENT, SimStats};
 pub use scenario::Scenario;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use chrono::{SecondsFormat, Utc};
-use serde_json::{Value, json};
-use std::collections::{HashMap, VecDeque};
+use axum::http::{HeaderMap, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, watch};
-use tokio::time::{Instant, sleep, sleep_until};
+use tokio::sync::watch;
+use uuid::Uuid;
 
-/// Messages the simulated inbox keeps (the newest).
-const INBOX_CAP: usize = 1000;
-/// Messages replayed after a reconnect with `Last-Event-ID`.
-const REPLAY_MAX: usize = 100;
-const PEERS: &[(&str, &str)] = &[
-    ("agent-ops", "Ops"),
-    ("agent-billing", "Billing"),
-    ("agent-search", "Search"),
-];
-const CONTENTS: &[&str] = &[
-    "deploy {n} finished",
-    "invoice {n} is ready for review",
-    "index rebuild {n} done, 0 errors",
-    "can you summarise ticket #{n}?",
-    "nightly report {n} attached",
-];
+use envelope::{ApiError, Code};
+use hub::{Connection, Heartbeat, Hub};
+use inbox::{Inbox, Msg};
+
+/// Where the `moved` scenario sends the stream and the peek.
+const MOVED_STREAM: &str = "/v2/messages/stream";
+const MOVED_PEEK: &str = "/v2/messages/peek";
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -81,41 +78,18 @@ impl SimConfig {
     }
 }
 
-/// One message of the simulated inbox.
-#[derive(Debug, Clone)]
-struct Msg {
-    id: String,
-    conversation: String,
-    from: String,
-    from_name: String,
-    to: String,
-    content: String,
-    created_at: String,
-}
-
-impl Msg {
-    fn stream_json(&self) -> Value {
-        json!({"messageId": self.id, "conversationId": self.conversation, "from": self.from,
-            "fromName": self.from_name, "to": self.to, "content": self.content,
-            "contentType": "text", "createdAt": self.created_at, "attachments": []})
-    }
-
-    fn peek_json(&self) -> Value {
-        json!({"id": self.id, "conversationId": self.conversation, "fromAgentId": self.from,
-            "fromAgentName": self.from_name, "toAgentId": self.to, "content": self.content,
-            "contentType": "text", "status": "delivered", "createdAt": self.created_at, "metadata": {}})
-    }
-}
-
-struct Shared {
+/// The state the handlers and the simulated clients share.
+struct Sim {
     config: SimConfig,
-    inbox: Mutex<VecDeque<Msg>>,
-    new_messages: broadcast::Sender<Msg>,
+    inbox: Mutex<Inbox>,
+    hub: Arc<Hub>,
     rng: Mutex<fastrand::Rng>,
     shutdown: watch::Receiver<bool>,
+    /// The conversation of messages the agent sends itself (probes).
+    own_conversation: Uuid,
 }
 
-impl Shared {
+impl Sim {
     fn chance(&self, p: f64) -> bool {
         self.rng.lock().map(|mut r| r.f64() < p).unwrap_or(false)
     }
@@ -127,21 +101,76 @@ impl Shared {
             .unwrap_or(lo)
     }
 
-    fn land(&self, msg: Msg) {
-        if let Ok(mut inbox) = self.inbox.lock() {
-            if inbox.len() == INBOX_CAP {
-                inbox.pop_front();
-            }
-            inbox.push_back(msg.clone());
-        }
-        let _ = self.new_messages.send(msg);
+    fn inbox(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// A new message: dispatched to the agent's current stream if the scenario streams messages
+    /// (then `delivered`, else `pending`), and kept in the inbox. Returns it as stored.
+    fn land(&self, mut msg: Msg) -> Msg {
+        if self.config.scenario.delivers_messages() && self.hub.send(&msg.to, frames::message(&msg))
+        {
+            msg.delivered_at = Some(Utc::now());
+        }
+        self.inbox().push(msg.clone());
+        msg
+    }
+
+    /// A stream connection for the simulated agent, with the scenario's heartbeat task.
+    fn connect(&self) -> Connection {
+        let scenario = self.config.scenario;
+        let heartbeat = Heartbeat {
+            every: self
+                .config
+                .real(scenario.heartbeat_interval(self.config.heartbeat_interval)),
+            after_close: scenario.heartbeats_after_close(),
+        };
+        self.hub.connect(&self.config.agent, heartbeat)
+    }
+
+    /// `replay_messages` after a reconnect with `Last-Event-ID: last`: into the current stream.
+    fn replay(&self, last: &str) {
+        if !self.config.scenario.delivers_messages() {
+            return;
+        }
+        let missed = self.inbox().take_missed(last, Utc::now());
+        for msg in &missed {
+            self.hub.send(&self.config.agent, frames::message(msg));
+        }
+    }
+
+    /// The 401 answer when the credentials are wrong (or the scenario refuses all).
+    fn refusal(&self, headers: &HeaderMap) -> Option<Response> {
+        let bearer = format!("Bearer {}", self.config.api_key);
+        let key_ok = headers
+            .get(header::AUTHORIZATION)
+            .is_some_and(|v| v.as_bytes() == bearer.as_bytes());
+        let agent_ok = headers
+            .get("x-agent-id")
+            .is_some_and(|v| v.as_bytes() == self.config.agent.as_bytes());
+        if self.config.scenario == Scenario::AuthFailure || !key_ok || !agent_ok {
+            return Some(ApiError::unauthorized().into_response());
+        }
+        None
+    }
+}
+
+/// 307 to `path`, keeping the query.
+fn moved_to(path: &str, uri: &Uri) -> Response {
+    let location = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    Redirect::temporary(&location).into_response()
 }
 
 pub struct SimHandle {
     pub addr: SocketAddr,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
+    hub: Arc<Hub>,
 }
 
 impl SimHandle {
@@ -149,7 +178,12 @@ impl SimHandle {
         format!("http://{}", self.addr)
     }
 
-    /// Stops the peers and every open stream, then the server.
+    /// The transport's counters: connections, takeovers, heartbeat tasks, dropped frames.
+    pub fn stats(&self) -> SimStats {
+        self.hub.stats()
+    }
+
+    /// Stops the peers, the heartbeat tasks and every open stream, then the server.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.server).await;
@@ -167,29 +201,41 @@ pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHa
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (stop, shutdown) = watch::channel(false);
-    let shared = Arc::new(Shared {
+    let hub = Arc::new(Hub::new(shutdown.clone()));
+    let scenario = config.scenario;
+    let sim = Arc::new(Sim {
         rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
         config,
-        inbox: Mutex::new(VecDeque::new()),
-        new_messages: broadcast::channel(256).0,
+        inbox: Mutex::new(Inbox::default()),
+        hub: Arc::clone(&hub),
         shutdown: shutdown.clone(),
+        own_conversation: Uuid::new_v4(),
     });
-    tokio::spawn(peers(shared.clone()));
-    let app = Router::new()
-        .route("/messages/stream", get(stream))
-        .route("/messages/peek", get(peek))
-        .route("/messages", axum::routing::post(post_message))
-        .fallback(not_found)
-        .with_state(shared);
-    let until = shutdown;
+    tokio::spawn(peers::run(Arc::clone(&sim)));
+    if scenario == Scenario::Takeover {
+        tokio::spawn(takeover::other_client(Arc::clone(&sim)));
+    }
+    let mut app = Router::new()
+        .route("/messages/stream", get(stream::stream))
+        .route("/messages/peek", get(inbox::peek))
+        .route("/messages", post(inbox::post_message));
+    if scenario == Scenario::Moved {
+        app = app
+            .route(MOVED_STREAM, get(stream::serve))
+            .route(MOVED_PEEK, get(inbox::serve_peek));
+    }
+    let app = app.fallback(not_found).with_state(sim);
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                stopped(until).await;
-            })
+            .with_graceful_shutdown(stopped(shutdown))
             .await;
     });
-    Ok(SimHandle { addr, stop, server })
+    Ok(SimHandle {
+        addr,
+        stop,
+        server,
+        hub,
+    })
 }
 
 /// What `inboxtop serve` prints on start.
@@ -223,324 +269,6 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await.map(|_| ());
 }
 
-fn now_rfc3339() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// Simulated peers: a message to the agent every ~peer_interval (±50 %).
-async fn peers(shared: Arc<Shared>) {
-    let shutdown = shared.shutdown.clone();
-    let mut n = 4500u64;
-    loop {
-        let gap = shared
-            .config
-            .peer_interval
-            .mul_f64(shared.between(0.5, 1.5));
-        tokio::select! {
-            () = sleep(shared.config.real(gap)) => {}
-            () = stopped(shutdown.clone()) => return,
-        }
-        n += 1;
-        let (from, name) = PEERS[(n as usize) % PEERS.len()];
-        let content = CONTENTS[(n as usize) % CONTENTS.len()].replace("{n}", &n.to_string());
-        shared.land(Msg {
-            id: uuid::Uuid::new_v4().to_string(),
-            conversation: format!("conv-{from}"),
-            from: from.into(),
-            from_name: name.into(),
-            to: shared.config.agent.clone(),
-            content,
-            created_at: now_rfc3339(),
-        });
-    }
-}
-
-fn error(status: StatusCode, code: &str, message: &str, retryable: bool) -> Response {
-    (status, axum::Json(json!({"success": false, "error": {"code": code, "message": message, "retryable": retryable}})))
-        .into_response()
-}
-
-fn unauthorized() -> Response {
-    error(
-        StatusCode::UNAUTHORIZED,
-        "E_AUTH_UNAUTHORIZED",
-        "invalid API key or agent id",
-        false,
-    )
-}
-
-/// The 401 response when the credentials are wrong (or the scenario refuses all).
-fn refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
-    let bearer = format!("Bearer {}", shared.config.api_key);
-    let key_ok = headers
-        .get(header::AUTHORIZATION)
-        .is_some_and(|v| v.as_bytes() == bearer.as_bytes());
-    let agent_ok = headers
-        .get("x-agent-id")
-        .is_some_and(|v| v.as_bytes() == shared.config.agent.as_bytes());
-    if shared.config.scenario == Scenario::AuthFailure || !key_ok || !agent_ok {
-        return Some(unauthorized());
-    }
-    None
-}
-
 async fn not_found() -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "E_NOT_FOUND",
-        "no such endpoint",
-        false,
-    )
-}
-
-async fn peek(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    if let Some(resp) = refusal(&shared, &headers) {
-        return resp;
-    }
-    if shared.config.scenario == Scenario::Flaky && shared.chance(0.1) {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "E_UPSTREAM",
-            "upstream unavailable",
-            true,
-        );
-    }
-    let limit = q
-        .get("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .unwrap_or(50)
-        .clamp(1, 200);
-    let messages: Vec<Value> = shared
-        .inbox
-        .lock()
-        .map(|inbox| inbox.iter().rev().take(limit).map(Msg::peek_json).collect())
-        .unwrap_or_default();
-    axum::Json(json!({"success": true, "data": {"messages": messages}})).into_response()
-}
-
-async fn post_message(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(resp) = refusal(&shared, &headers) {
-        return resp;
-    }
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "E_VALIDATION",
-            "body is not JSON",
-            false,
-        );
-    };
-    let (Some(to), Some(content)) = (req["toAgentId"].as_str(), req["content"].as_str()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "E_VALIDATION",
-            "toAgentId and content are required",
-            false,
-        );
-    };
-    let msg = Msg {
-        id: uuid::Uuid::new_v4().to_string(),
-        conversation: format!("conv-{}", shared.config.agent),
-        from: shared.config.agent.clone(),
-        from_name: "inboxtop".into(),
-        to: to.into(),
-        content: content.into(),
-        created_at: now_rfc3339(),
-    };
-    let json = msg.peek_json();
-    if to == shared.config.agent {
-        shared.land(msg);
-    }
-    (
-        StatusCode::CREATED,
-        axum::Json(json!({"success": true, "data": {"message": json}})),
-    )
-        .into_response()
-}
-
-fn frame(event: &str, id: Option<&str>, data: &Value) -> Bytes {
-    let id_line = id.map(|i| format!("id: {i}\n")).unwrap_or_default();
-    Bytes::from(format!("{id_line}event: {event}\ndata: {data}\n\n"))
-}
-
-fn heartbeat() -> Bytes {
-    frame("heartbeat", None, &json!({"timestamp": now_rfc3339()}))
-}
-
-type Chunk = Result<Bytes, std::io::Error>;
-
-async fn stream(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Some(resp) = refusal(&shared, &headers) {
-        return resp;
-    }
-    if shared.config.scenario == Scenario::Flaky && shared.chance(0.3) {
-        let status = if shared.chance(0.5) {
-            StatusCode::BAD_GATEWAY
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
-        let body = json!({"success": false, "error": {"code": "E_UPSTREAM", "message": "upstream unavailable",
-            "retryable": true, "retry_after_ms": 2000}});
-        return (status, [(header::RETRY_AFTER, "2")], axum::Json(body)).into_response();
-    }
-    let last_event_id = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let (tx, rx) = mpsc::channel::<Chunk>(64);
-    tokio::spawn(produce(shared, tx, last_event_id));
-    Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        ))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-/// Writes one stream's body as the scenario says, until the client goes away or the server stops.
-async fn produce(shared: Arc<Shared>, tx: mpsc::Sender<Chunk>, last_event_id: Option<String>) {
-    let config = &shared.config;
-    let shutdown = shared.shutdown.clone();
-    let connected = frame(
-        "connected",
-        None,
-        &json!({"agentId": config.agent, "connectedAt": now_rfc3339()}),
-    );
-    if tx.send(Ok(connected)).await.is_err() {
-        return;
-    }
-    match config.scenario {
-        Scenario::HeartbeatFlood => {
-            let count = 20 + (shared.between(0.0, 11.0) as u32).min(10);
-            let spacing = config.real(Duration::from_millis(1500)) / count;
-            for _ in 0..count {
-                sleep(spacing).await;
-                if tx.send(Ok(heartbeat())).await.is_err() {
-                    return;
-                }
-            }
-            // Returning ends the body: a clean close.
-        }
-        Scenario::Stall => {
-            tokio::select! {
-                () = tx.closed() => {}
-                () = stopped(shutdown.clone()) => {}
-            }
-        }
-        _ => run_live(&shared, &tx, last_event_id).await,
-    }
-}
-
-/// The scenarios with a live stream: heartbeats, messages (or not), keep-alives, and the
-/// intermediary's faults (idle cut, buffering, resets).
-async fn run_live(shared: &Shared, tx: &mpsc::Sender<Chunk>, last_event_id: Option<String>) {
-    let config = &shared.config;
-    let scenario = config.scenario;
-    let streams_messages = !matches!(scenario, Scenario::SilentDrop);
-    let mut messages = shared.new_messages.subscribe();
-    let shutdown = shared.shutdown.clone();
-    let hb_every = config.real(match scenario {
-        Scenario::IdleTimeout => Duration::from_secs(120),
-        _ => config.heartbeat_interval,
-    });
-    let keepalive_after = config.real(Duration::from_secs(15));
-    let start = Instant::now();
-    let cut_at =
-        (scenario == Scenario::IdleTimeout).then(|| start + config.real(Duration::from_secs(100)));
-    let reset_at = (scenario == Scenario::Flaky)
-        .then(|| start + config.real(Duration::from_secs_f64(shared.between(20.0, 40.0))));
-    let buffering = scenario == Scenario::ProxyBuffering;
-    let flush_every = config.real(Duration::from_secs(30));
-    let mut held: Vec<u8> = Vec::new();
-    let mut next_flush = start + flush_every;
-    let mut next_beat = start + hb_every;
-    let mut last_write = Instant::now();
-
-    let mut pending: VecDeque<Bytes> = VecDeque::new();
-    if streams_messages && let Some(last) = last_event_id {
-        pending.extend(
-            missed_since(shared, &last)
-                .iter()
-                .map(|m| frame("message", Some(&m.id), &m.stream_json())),
-        );
-    }
-    let far = start + Duration::from_secs(86_400 * 365);
-    loop {
-        while let Some(chunk) = pending.pop_front() {
-            if buffering {
-                held.extend_from_slice(&chunk);
-                if held.len() < 8 * 1024 {
-                    continue;
-                }
-                next_flush = Instant::now() + flush_every;
-                if tx
-                    .send(Ok(Bytes::from(std::mem::take(&mut held))))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            } else if tx.send(Ok(chunk)).await.is_err() {
-                return;
-            }
-            last_write = Instant::now();
-        }
-        let keepalive_at = if buffering {
-            far
-        } else {
-            last_write + keepalive_after
-        };
-        tokio::select! {
-            () = sleep_until(next_beat) => {
-                next_beat += hb_every;
-                pending.push_back(heartbeat());
-            }
-            msg = messages.recv(), if streams_messages => match msg {
-                Ok(m) => pending.push_back(frame("message", Some(&m.id), &m.stream_json())),
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-            () = sleep_until(keepalive_at) => {
-                pending.push_back(Bytes::from_static(b": keep-alive\n\n"));
-            }
-            () = sleep_until(next_flush), if buffering => {
-                next_flush += flush_every;
-                if !held.is_empty() && tx.send(Ok(Bytes::from(std::mem::take(&mut held)))).await.is_err() {
-                    return;
-                }
-            }
-            () = sleep_until(cut_at.unwrap_or(far)), if cut_at.is_some() => {
-                let _ = tx.send(Err(std::io::Error::other("connection cut by the proxy"))).await;
-                return;
-            }
-            () = sleep_until(reset_at.unwrap_or(far)), if reset_at.is_some() => {
-                let half = heartbeat().slice(..20);
-                let _ = tx.send(Ok(half)).await;
-                let _ = tx.send(Err(std::io::Error::other("connection reset mid-frame"))).await;
-                return;
-            }
-            () = tx.closed() => return,
-            () = stopped(shutdown.clone()) => return,
-        }
-    }
-}
-
-/// Messages that landed after the one with id `last` (up to [`REPLAY_MAX`]).
-fn missed_since(shared: &Shared, last: &str) -> Vec<Msg> {
-    let Ok(inbox) = shared.inbox.lock() else {
-        return Vec::new();
-    };
-    match inbox.iter().position(|m| m.id == last) {
-        Some(i) => inbox.iter().skip(i + 1).take(REPLAY_MAX).cloned().collect(),
-        None => Vec::new(),
-    }
+    ApiError::new(Code::NotFoundResource, "no such endpoint").into_response()
 }
