@@ -244,6 +244,7 @@ mod tests {
             Kind::ProbeSent {
                 id: None,
                 error: None,
+                post_ms: 0,
             },
         );
         assert_eq!(fleet.apply(&of_b), Applied::One(b as usize));
@@ -255,6 +256,7 @@ mod tests {
         let stray = clock.for_agent(7).stamp(Kind::ProbeSent {
             id: None,
             error: None,
+            post_ms: 0,
         });
         assert_eq!(fleet.apply(&stray), Applied::Unknown);
     }

@@ -127,6 +127,10 @@ impl Observation {
     }
 }
 
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
 fn is_first_agent(agent: &AgentIx) -> bool {
     *agent == 0
 }
@@ -239,6 +243,10 @@ pub enum Kind {
         id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// How long the `POST` took: the probe left `post_ms` before this observation, which is
+        /// where its round trips start (it may even arrive on the stream before the answer).
+        #[serde(default, skip_serializing_if = "is_zero_u64")]
+        post_ms: u64,
     },
     /// Time passed. Sources of time (the app's slow tick, a replay) send these so that
     /// time-based findings (a stalled stream) appear without any other input.

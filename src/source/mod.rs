@@ -265,11 +265,19 @@ pub fn http_client(connect_timeout: Duration) -> reqwest::Client {
 pub async fn send_probe(endpoint: &Endpoint, clock: Clock) -> Vec<Observation> {
     let client = http_client(PROBE_TIMEOUT);
     let mut observations = Vec::new();
-    let kind = match probe(&client, endpoint, clock, &mut observations).await {
-        Ok(id) => Kind::ProbeSent { id, error: None },
+    let started = std::time::Instant::now();
+    let result = probe(&client, endpoint, clock, &mut observations).await;
+    let post_ms = millis(started.elapsed());
+    let kind = match result {
+        Ok(id) => Kind::ProbeSent {
+            id,
+            error: None,
+            post_ms,
+        },
         Err(error) => Kind::ProbeSent {
             id: None,
             error: Some(endpoint.scrub(&error)),
+            post_ms,
         },
     };
     observations.push(clock.stamp(kind));
