@@ -39,6 +39,10 @@ pub struct Header {
     pub short_session_ms: Option<u64>,
     /// What was watched: "live", "demo healthy", …
     pub source: String,
+    /// Simulated seconds per real second of a scaled demo (absent for 1), so a report of the
+    /// recording speaks in the same seconds as one of the live run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_scale: Option<f64>,
 }
 
 pub const FORMAT_NAME: &str = "inboxtop-recording";
@@ -64,6 +68,7 @@ impl Header {
             delivery_grace_ms: thresholds.delivery_grace.as_millis() as u64,
             short_session_ms: Some(thresholds.short_session.as_millis() as u64),
             source: source.into(),
+            time_scale: (thresholds.time_scale != 1.0).then_some(thresholds.time_scale),
         }
     }
 
@@ -75,6 +80,9 @@ impl Header {
         t.delivery_grace = Duration::from_millis(self.delivery_grace_ms);
         if let Some(ms) = self.short_session_ms {
             t.short_session = Duration::from_millis(ms);
+        }
+        if let Some(scale) = self.time_scale {
+            t.time_scale = scale;
         }
         t
     }
@@ -415,6 +423,19 @@ mod tests {
             assert!(err.to_string().contains(msg), "{name}: {err}");
             std::fs::remove_file(&path).ok();
         }
+    }
+
+    #[test]
+    fn a_scaled_demo_keeps_its_time_scale_and_a_real_server_writes_none() {
+        use crate::monitor::Thresholds;
+        let scaled = Thresholds::default().scaled(20.0);
+        let text =
+            serde_json::to_string(&Header::new("http://h:1", "demo", "demo: stall", &scaled))
+                .unwrap();
+        let back: Header = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.thresholds(&Thresholds::default()).time_scale, 20.0);
+        let live = serde_json::to_string(&header()).unwrap();
+        assert!(!live.contains("time_scale"), "{live}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::config::{Settings, Source};
 use crate::monitor::Thresholds;
 use crate::observation::{Clock, Kind, Observation};
 use crate::record::{self, Header, Recorder};
-use crate::report::ReportContext;
+use crate::report::{Origin, ReportContext};
 use crate::secret::ApiKey;
 use crate::sim::{self, SimConfig, SimHandle};
 use crate::source::{self, Endpoint, PollSettings, StreamCommand, StreamSettings};
@@ -25,7 +25,7 @@ pub(super) const CHANNEL: usize = 8192;
 /// What is being watched, and how to label it.
 pub(super) struct Watched {
     pub endpoint: Endpoint,
-    pub mode: String,
+    pub origin: Origin,
     pub thresholds: Thresholds,
     /// Simulated seconds per real second (1 for a real server): source timings scale with it.
     time_scale: f64,
@@ -44,7 +44,9 @@ impl Watched {
         .wrap_err("could not start the embedded simulator on loopback")?;
         Ok(Watched {
             endpoint: endpoint_for(&handle.base_url(), "demo", ApiKey::new("demo"), settings)?,
-            mode: format!("demo: {}", args.scenario),
+            origin: Origin::Demo {
+                scenario: args.scenario,
+            },
             thresholds: sim_thresholds(settings, args),
             time_scale: args.time_scale,
             _sim: Some(handle),
@@ -68,22 +70,28 @@ impl Watched {
         })?;
         Ok(Watched {
             endpoint: endpoint_for(base_url, agent, key, settings)?,
-            mode: "live".into(),
+            origin: Origin::Live,
             thresholds: settings.thresholds(),
             time_scale: 1.0,
             _sim: None,
         })
     }
 
-    pub fn report_context(&self) -> ReportContext {
-        export::report_context(&self.endpoint.base_url, &self.endpoint.agent, &self.mode)
+    /// What a report about this says of its source; `settings` are the ones it is watched with.
+    pub fn report_context(&self, settings: &Settings) -> ReportContext {
+        ReportContext::new(
+            self.origin.clone(),
+            &self.endpoint.base_url,
+            &self.endpoint.agent,
+            export::chosen_settings(settings),
+        )
     }
 
     fn recording_header(&self) -> Header {
         Header::new(
             &self.endpoint.base_url,
             &self.endpoint.agent,
-            &self.mode,
+            &self.origin.to_string(),
             &self.thresholds,
         )
     }
