@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Format, Report, evidence_text, seconds};
+use super::{Format, Report, evidence_text, seconds, watch_more};
 use crate::monitor::Finding;
 use crate::monitor::verdict::Check;
 use crate::sanitize;
@@ -48,15 +48,12 @@ fn checks(out: &mut String, checks: &[Check]) {
     let _ = writeln!(out, "| | evidence | seen, or missing |\n|---|---|---|");
     for c in checks {
         let mark = if c.shown { "✓" } else { "✗" };
-        let more = c
-            .watch_for
-            .map(|d| format!(" (watch at least {} more)", seconds(d)))
-            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "| {mark} | {} | {}{more} |",
+            "| {mark} | {} | {}{} |",
             c.evidence.name(),
-            cell(&c.detail)
+            cell(&c.detail),
+            watch_more(c)
         );
     }
     out.push('\n');

@@ -17,6 +17,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::monitor::verdict::Check;
 use crate::monitor::{Judgement, Monitor, Stats, Verdict};
 use crate::record::without_userinfo;
 use crate::sanitize;
@@ -241,6 +242,14 @@ fn shell_word(s: &str) -> String {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// ` (watch at least 20 s more)` after a check that more watching could still show.
+fn watch_more(check: &Check) -> String {
+    match check.watch_for {
+        Some(more) if !more.is_zero() => format!(" (watch at least {} more)", seconds(more)),
+        _ => String::new(),
     }
 }
 

@@ -156,6 +156,17 @@ fn unknown_names_what_is_missing_and_how_long_to_watch() {
     );
 }
 
+#[test]
+fn a_check_past_its_band_asks_for_no_more_watching() {
+    let mut t = Timeline::new();
+    t.open(0, 1).tick(40_000);
+    let text = report(&t, &live(), Format::Text);
+    assert!(
+        text.contains("  ✗ heartbeats        waiting for a first heartbeat, 15 s–30 s\n"),
+        "{text}"
+    );
+}
+
 /// The fenced command of a markdown report.
 fn reproduce_of(md: &str) -> &str {
     let start = md.find("```sh\n").expect("a sh block") + "```sh\n".len();

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Report, evidence_text, seconds};
+use super::{Report, evidence_text, seconds, watch_more};
 use crate::monitor::Finding;
 use crate::sanitize;
 
@@ -50,16 +50,13 @@ fn checks(out: &mut String, r: &Report) {
     let _ = writeln!(out, "\nwhat the window showed:");
     for check in &r.judgement.checks {
         let mark = if check.shown { '✓' } else { '✗' };
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "  {mark} {:<17} {}",
+            "  {mark} {:<17} {}{}",
             check.evidence.name(),
-            check.detail
+            check.detail,
+            watch_more(check)
         );
-        if let Some(more) = check.watch_for {
-            let _ = write!(out, " (watch at least {} more)", seconds(more));
-        }
-        out.push('\n');
     }
 }
 
