@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::report::Format;
 use crate::sim::{Scenario, SimConfig};
 
 /// A terminal monitor for an agent's inbox: the live SSE stream and the polled inbox side by side,
@@ -28,7 +29,7 @@ pub enum Command {
     Demo(DemoArgs),
     /// The TUI against a real server.
     Watch(WatchArgs),
-    /// Headless: watch for a while, print a verdict with evidence. Exit 0 healthy, 1 problems, 2 could not run.
+    /// Headless: watch for a while, print a verdict with evidence. Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (or could not run).
     Check(CheckArgs),
     /// Run the simulator alone, for curl, a browser or a real agent runtime.
     Serve(ServeArgs),
@@ -171,8 +172,8 @@ pub struct CheckArgs {
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub duration: Duration,
     /// Output format
-    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
-    pub format: String,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     /// Judge a recording instead of watching a server
     #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "base_url"])]
     pub from: Option<PathBuf>,

@@ -6,7 +6,19 @@ use inboxtop::cmd::check::EXIT_COULD_NOT_RUN;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = inboxtop::cli::Cli::parse();
+    let cli = match inboxtop::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // `--help` and `--version` succeed; a usage error could not run: UNKNOWN, not clap's 2,
+        // which a monitoring system would read as CRITICAL.
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_COULD_NOT_RUN)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     if let Err(e) = inboxtop::terminal::install_panic_hook() {
         eprintln!("inboxtop: {e}");
         return ExitCode::from(EXIT_COULD_NOT_RUN);

@@ -457,6 +457,19 @@ mod tests {
     }
 
     #[test]
+    fn a_scaled_demo_keeps_its_time_scale_and_a_real_server_writes_none() {
+        use crate::monitor::Thresholds;
+        let scaled = Thresholds::default().scaled(20.0);
+        let text =
+            serde_json::to_string(&Header::new("http://h:1", "demo", "demo: stall", &scaled))
+                .unwrap();
+        let back: Header = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.thresholds(&Thresholds::default()).time_scale, 20.0);
+        let live = serde_json::to_string(&header()).unwrap();
+        assert!(!live.contains("time_scale"), "{live}");
+    }
+
+    #[test]
     fn userinfo_is_stripped() {
         assert_eq!(
             without_userinfo("https://a:b@api.example.com/v1"),

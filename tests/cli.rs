@@ -1,5 +1,6 @@
-//! The binary as users run it: `check` verdicts for every scenario, reports without secrets,
-//! recordings that survive SIGTERM and judge the same as live, and clear errors for bad input.
+//! The binary as users run it: `check` verdicts and exit codes for every scenario, every report
+//! format, reports without secrets, recordings that survive SIGTERM and judge the same as live,
+//! and clear errors (exit 3, UNKNOWN) for bad input.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -48,30 +49,48 @@ fn problems(report: &serde_json::Value) -> Vec<String> {
     kinds
 }
 
+/// The exit code of each verdict word (the Monitoring Plugins convention).
+fn exit_code_of(verdict: &str) -> i32 {
+    match verdict {
+        "ok" => 0,
+        "warning" => 1,
+        "critical" => 2,
+        "unknown" => 3,
+        other => panic!("not a verdict: {other:?}"),
+    }
+}
+
 #[test]
 fn every_scenario_gets_exactly_its_verdict() {
-    let expected: &[(&str, &[&str], &str)] = &[
-        ("healthy", &[], "900s"),
+    let expected: &[(&str, &[&str], &str, &str)] = &[
+        ("healthy", &[], "900s", "ok"),
         (
             "heartbeat-flood",
             &["delivery-gap", "heartbeat-flood", "short-sessions"],
             "400s",
+            "critical",
         ),
-        ("silent-drop", &["delivery-gap"], "400s"),
+        ("silent-drop", &["delivery-gap"], "400s", "critical"),
         (
             "idle-timeout",
             &["heartbeat-stale", "proxy-idle-timeout"],
             "500s",
+            "warning",
         ),
-        ("proxy-buffering", &["proxy-buffering"], "400s"),
-        ("stall", &["delivery-gap", "stream-stalled"], "400s"),
-        ("auth-failure", &["auth-failed"], "200s"),
-        ("flaky", &["server-errors"], "500s"),
+        ("proxy-buffering", &["proxy-buffering"], "400s", "warning"),
+        (
+            "stall",
+            &["delivery-gap", "stream-stalled"],
+            "400s",
+            "critical",
+        ),
+        ("auth-failure", &["auth-failed"], "200s", "critical"),
+        ("flaky", &["server-errors"], "500s", "warning"),
     ];
     // The scenarios mostly wait on simulated time: run them side by side.
     let runs: Vec<_> = expected
         .iter()
-        .map(|&(scenario, kinds, duration)| {
+        .map(|&(scenario, kinds, duration, verdict)| {
             let child = inboxtop()
                 .args([
                     "check",
@@ -88,10 +107,10 @@ fn every_scenario_gets_exactly_its_verdict() {
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap();
-            (scenario, kinds, child)
+            (scenario, kinds, verdict, child)
         })
         .collect();
-    for (scenario, kinds, child) in runs {
+    for (scenario, kinds, verdict, child) in runs {
         let out = child.wait_with_output().unwrap();
         let report = json_of(&out);
         assert_eq!(
@@ -100,16 +119,17 @@ fn every_scenario_gets_exactly_its_verdict() {
             "{scenario}: {}",
             serde_json::to_string_pretty(&report["findings"]).unwrap()
         );
-        let healthy = kinds.is_empty();
+        assert_eq!(
+            report["verdict"], verdict,
+            "{scenario}: {}",
+            report["headline"]
+        );
         assert_eq!(
             out.status.code(),
-            Some(if healthy { 0 } else { 1 }),
+            Some(exit_code_of(verdict)),
             "{scenario} exit code"
         );
-        assert_eq!(
-            report["verdict"],
-            if healthy { "healthy" } else { "problems" }
-        );
+        assert_eq!(report["exit_code"], exit_code_of(verdict));
         if scenario == "healthy" {
             assert!(
                 report["stats"]["messages_streamed"].as_u64().unwrap() >= 100,
@@ -142,8 +162,34 @@ fn serve(args: &[&str]) -> (std::process::Child, String) {
     (child, url)
 }
 
+/// The command of a markdown report's "Steps to reproduce".
+fn reproduce_command(md: &str) -> &str {
+    let start = md.find("```sh\n").expect("a sh block") + "```sh\n".len();
+    md[start..].lines().next().unwrap()
+}
+
+/// Runs a reproduce command in `sh` as a person pasting it would, with the real key for the
+/// placeholder and this build for `inboxtop`.
+fn run_in_shell(command: &str, key: &str) -> Output {
+    let command = command
+        .replacen("INBOXTOP_API_KEY=…", &format!("INBOXTOP_API_KEY={key}"), 1)
+        .replacen(
+            "inboxtop check",
+            &format!("{} check", env!("CARGO_BIN_EXE_inboxtop")),
+            1,
+        );
+    let mut sh = Command::new("sh");
+    sh.args(["-c", &command])
+        .env("XDG_CONFIG_HOME", "/nonexistent-inboxtop-test")
+        .env_remove("INBOXTOP_API_KEY")
+        .env_remove("INBOXTOP_BASE_URL")
+        .env_remove("INBOXTOP_AGENT")
+        .env_remove("INBOXTOP_CONFIG");
+    sh.output().unwrap()
+}
+
 #[test]
-fn markdown_report_has_the_evidence_and_never_the_key() {
+fn markdown_report_has_the_evidence_never_the_key_and_reproduces_as_written() {
     const KEY: &str = "sk_live_TOPSECRET_0123456789";
     let (mut server, url) = serve(&[
         "--scenario",
@@ -166,32 +212,47 @@ fn markdown_report_has_the_evidence_and_never_the_key() {
             "3s",
             "--format",
             "markdown",
+            "--expect-heartbeat",
+            "1s..6s",
         ])
         .arg("--record")
         .arg(&recording)
         .output()
         .unwrap();
-    server.kill().ok();
     let md = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
-        Some(1),
+        Some(2),
         "{md}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     for needle in [
-        "# heartbeat-flood",
-        "## Environment",
-        "## Steps to reproduce",
-        "## Evidence",
+        "# inboxtop CRITICAL: ",
+        "**Verdict: CRITICAL** (exit code 2)",
+        "## What the window showed",
+        "| ✓ | stream-opened |",
+        "## Findings",
+        "### heartbeat-flood (error)",
         "heartbeats_in_burst",
+        "| raised at | ",
         "first seen",
-        "127.0.0.1",
+        "## Environment",
+        "| settings | --expect-heartbeat 1s..6s |",
+        "## Steps to reproduce",
+        "## Expected vs actual",
     ] {
         assert!(md.contains(needle), "markdown lacks {needle:?}:\n{md}");
     }
     let year = chrono::Utc::now().format("%Y-").to_string();
     assert!(md.contains(&year), "real timestamps in the evidence");
+    let command = reproduce_command(&md);
+    assert_eq!(
+        command,
+        format!(
+            "INBOXTOP_API_KEY=… inboxtop check --base-url {url} --agent demo \
+             --expect-heartbeat 1s..6s --duration 3s --format markdown"
+        )
+    );
     let recorded = std::fs::read_to_string(&recording).unwrap();
     for (what, text) in [
         ("report", md.as_ref()),
@@ -204,6 +265,111 @@ fn markdown_report_has_the_evidence_and_never_the_key() {
         );
     }
     assert!(recorded.lines().count() > 10);
+
+    // Pasted into a shell (with the key filled in), it watches the same server the same way.
+    let again = run_in_shell(command, KEY);
+    server.kill().ok();
+    let md_again = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(2), "{md_again}");
+    assert!(
+        md_again.contains("### heartbeat-flood (error)"),
+        "{md_again}"
+    );
+    assert_eq!(reproduce_command(&md_again), command, "a fixed point");
+}
+
+#[test]
+fn a_demo_report_speaks_simulated_seconds_and_reproduces_as_a_demo() {
+    let out = inboxtop()
+        .args(["check", "--scenario", "stall", "--time-scale", "50"])
+        .args(["--duration", "100s", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{md}");
+    assert!(
+        md.contains("demo: stall, 50× real time (durations in simulated seconds)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("a heartbeat every 15 s–30 s"),
+        "the band in simulated seconds: {md}"
+    );
+    let command = reproduce_command(&md);
+    assert_eq!(
+        command,
+        "inboxtop check --scenario stall --time-scale 50 --duration 100s --format markdown"
+    );
+    let again = run_in_shell(command, "unused");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("### stream-stalled (error)"));
+}
+
+/// `check --format plugin` against the simulator playing `scenario` at 50×.
+fn plugin_line(scenario: &str, duration: &str) -> (String, Option<i32>) {
+    let out = inboxtop()
+        .args(["check", "--scenario", scenario, "--time-scale", "50"])
+        .args(["--duration", duration, "--format", "plugin"])
+        .output()
+        .unwrap();
+    (String::from_utf8(out.stdout).unwrap(), out.status.code())
+}
+
+#[test]
+fn the_plugin_line_is_one_line_with_the_state_the_headline_and_perfdata() {
+    let (flood, code) = plugin_line("heartbeat-flood", "100s");
+    assert_eq!(code, Some(2), "{flood}");
+    assert_eq!(flood.lines().count(), 1, "{flood}");
+    let (text, perfdata) = flood.trim_end().split_once(" | ").unwrap();
+    assert!(text.starts_with("INBOXTOP CRITICAL - "), "{flood}");
+    for kind in ["heartbeat-flood", "short-sessions"] {
+        assert!(text.contains(kind), "{flood}");
+    }
+    let labels: Vec<&str> = perfdata
+        .split(' ')
+        .map(|datum| {
+            let (label, rest) = datum.split_once('=').unwrap();
+            assert!(rest.ends_with(";;;0"), "{datum}");
+            label
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "observed",
+            "sessions",
+            "reconnects",
+            "heartbeats",
+            "streamed",
+            "polled",
+            "only_polled",
+            "http_errors",
+            "network_errors"
+        ]
+    );
+    let observed: f64 = perfdata
+        .strip_prefix("observed=")
+        .and_then(|rest| rest.split_once("s;;;0 "))
+        .and_then(|(seconds, _)| seconds.parse().ok())
+        .unwrap_or_else(|| panic!("seconds with their unit: {perfdata}"));
+    assert!(
+        (90.0..=110.0).contains(&observed),
+        "simulated seconds: {perfdata}"
+    );
+
+    let (healthy, code) = plugin_line("healthy", "120s");
+    assert_eq!(code, Some(0), "{healthy}");
+    assert!(
+        healthy.starts_with(
+            "INBOXTOP OK - stream up, heartbeats in band, peek answering, messages delivered | \
+             observed="
+        ),
+        "{healthy}"
+    );
+    assert!(
+        healthy.contains(";;;0 sessions=1;;;0 reconnects=0;;;0 "),
+        "{healthy}"
+    );
 }
 
 #[test]
@@ -231,7 +397,13 @@ fn a_recording_judges_the_same_as_the_live_run() {
         .output()
         .unwrap();
     let (a, b) = (json_of(&live), json_of(&replayed));
-    assert_eq!(a["stats"], b["stats"]);
+    assert_eq!(a["stats"], b["stats"], "in the same simulated seconds");
+    let elapsed = a["stats"]["elapsed_s"].as_f64().unwrap();
+    assert!(
+        (180.0..=210.0).contains(&elapsed),
+        "simulated seconds, not the 4 real ones: {elapsed}"
+    );
+    assert_eq!(a["verdict"], b["verdict"]);
     assert_eq!(problems(&a), problems(&b));
     assert_eq!(
         problems(&a),
@@ -316,7 +488,11 @@ fn bad_recordings_get_errors_that_name_the_line() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "an unreadable recording could not run"
+    );
     assert!(
         err.contains("line 1") && err.contains("not an inboxtop recording"),
         "{err}"
@@ -379,7 +555,7 @@ fn bad_recordings_get_errors_that_name_the_line() {
 }
 
 #[test]
-fn bad_arguments_and_unreachable_servers_exit_2_with_a_clear_message() {
+fn bad_arguments_and_unreachable_servers_exit_3_unknown_with_a_clear_message() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["watch", "--base-url", "ftp://example.com", "--agent", "a"],
@@ -398,6 +574,7 @@ fn bad_arguments_and_unreachable_servers_exit_2_with_a_clear_message() {
             "never answered",
         ),
         (&["check", "--duration", "soon"], "examples"),
+        (&["check", "--format", "yaml"], "plugin"),
         (&["demo", "--scenario", "nope"], "unknown scenario"),
         (&["watch", "--base-url", "http://127.0.0.1:9"], "no agent"),
     ];
@@ -408,12 +585,29 @@ fn bad_arguments_and_unreachable_servers_exit_2_with_a_clear_message() {
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
         assert!(
             err.contains(message),
             "{args:?} should say {message:?}: {err}"
         );
     }
+}
+
+#[test]
+fn a_plugin_that_could_not_run_still_prints_its_unknown_line() {
+    let out = inboxtop()
+        .env("INBOXTOP_API_KEY", "k")
+        .args(["check", "--base-url", "http://127.0.0.1:9", "--agent", "a"])
+        .args(["--duration", "2s", "--format", "plugin"])
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{line}");
+    assert!(
+        line.starts_with("INBOXTOP UNKNOWN - could not run: the server never answered"),
+        "{line}"
+    );
+    assert_eq!(line.lines().count(), 1);
 }
 
 #[test]
@@ -449,6 +643,7 @@ fn help_never_shows_a_key_from_the_environment() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "--help is not an error");
     assert!(text.contains("Usage"));
     assert!(!text.contains("SHOULD_NOT_APPEAR"));
 }

@@ -225,7 +225,10 @@ fn an_error_at_startup_leaves_the_terminal_alone() {
     );
     tmux.keys(&[&cmd, "Enter"]);
     let screen = tmux.wait_for("the error", |s| exited(s, "start-exit"));
-    assert!(screen.contains("start-exit:2:"), "exit 2:\n{screen}");
+    assert!(
+        screen.contains("start-exit:3:"),
+        "exit 3, could not run:\n{screen}"
+    );
     assert!(screen.contains("inboxtop:"), "a clear message:\n{screen}");
     assert!(!tmux.alternate_screen_on());
 }

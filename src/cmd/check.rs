@@ -1,7 +1,8 @@
-//! `check`: watch headless for a while (or read a recording), then print a verdict with evidence.
-//! The exit code is the verdict.
+//! `check`: watch headless for a while (or read a recording), then print the verdict with its
+//! evidence. The exit code is the verdict's, in the Monitoring Plugins convention: 0 OK,
+//! 1 WARNING, 2 CRITICAL, 3 UNKNOWN — and a check that could not run is UNKNOWN too.
 
-use color_eyre::eyre::{Result, WrapErr, eyre};
+use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -9,54 +10,58 @@ use super::export;
 use super::pipeline::{Pipeline, Watched};
 use crate::cli::{CheckArgs, SimArgs};
 use crate::config::Settings;
-use crate::monitor::{Monitor, Severity};
+use crate::monitor::Monitor;
+use crate::monitor::verdict::judge;
 use crate::record::Reader;
 use crate::report::{self, Format, ReportContext};
 
-/// Exit codes of `check` (and of every command that could not run).
-pub const EXIT_HEALTHY: u8 = 0;
-pub const EXIT_PROBLEMS: u8 = 1;
-pub const EXIT_COULD_NOT_RUN: u8 = 2;
+/// The exit code of a command that could not run: UNKNOWN in the Monitoring Plugins convention
+/// (`Verdict::Unknown.exit_code()`), for `check` and every other command alike.
+pub const EXIT_COULD_NOT_RUN: u8 = 3;
 
 pub(super) async fn run(settings: Settings, args: CheckArgs) -> Result<ExitCode> {
-    let format: Format = args.format.parse().map_err(|e: String| eyre!(e))?;
-    let (monitor, context) = match &args.from {
-        Some(path) => judge_recording(path, &settings)?,
-        None => match watch_headless(&settings, &args).await {
-            Ok(done) => done,
-            Err(e) => {
-                eprintln!("inboxtop: could not run: {e:#}");
-                return Ok(ExitCode::from(EXIT_COULD_NOT_RUN));
-            }
-        },
+    let (monitor, context) = match observe(&settings, &args).await {
+        Ok(observed) => observed,
+        Err(reason) => return Ok(could_not_run(&reason, args.format)),
     };
-    if monitor.observations == 0 {
-        eprintln!("inboxtop: nothing was observed");
-        return Ok(ExitCode::from(EXIT_COULD_NOT_RUN));
-    }
-    if args.from.is_none() && unreachable_throughout(&monitor) {
-        eprintln!(
-            "inboxtop: could not run: the server never answered ({})",
-            first_network_error(&monitor)
-        );
-        return Ok(ExitCode::from(EXIT_COULD_NOT_RUN));
-    }
-    let text = report::render(&monitor, &context, format);
+    let judgement = judge(&monitor);
+    let text = report::render(&monitor, &judgement, &context, args.format);
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text).wrap_err_with(|| format!("writing {}", path.display()))?
         }
         None => super::print_out(&text),
     }
-    let problems = monitor
-        .findings()
-        .iter()
-        .any(|f| f.severity >= Severity::Warning);
-    Ok(ExitCode::from(if problems {
-        EXIT_PROBLEMS
-    } else {
-        EXIT_HEALTHY
-    }))
+    Ok(ExitCode::from(judgement.verdict.exit_code()))
+}
+
+/// Says why on stderr and, for a monitoring system reading the plugin line, on stdout too.
+fn could_not_run(reason: &color_eyre::Report, format: Format) -> ExitCode {
+    eprintln!("inboxtop: could not run: {reason:#}");
+    if format == Format::Plugin {
+        let reason = crate::sanitize::line(&format!("{reason:#}")).replace('|', "/");
+        super::print_out(format!("INBOXTOP UNKNOWN - could not run: {reason}\n"));
+    }
+    ExitCode::from(EXIT_COULD_NOT_RUN)
+}
+
+/// The model of the window (or the recording), and where it came from; an error when there is
+/// nothing a verdict could be about.
+async fn observe(settings: &Settings, args: &CheckArgs) -> Result<(Monitor, ReportContext)> {
+    let (monitor, context) = match &args.from {
+        Some(path) => judge_recording(path, settings)?,
+        None => watch_headless(settings, args).await?,
+    };
+    if monitor.observations == 0 {
+        bail!("nothing was observed");
+    }
+    if args.from.is_none() && unreachable_throughout(&monitor) {
+        bail!(
+            "the server never answered ({})",
+            first_network_error(&monitor)
+        );
+    }
+    Ok((monitor, context))
 }
 
 /// No request ever got an HTTP answer: the verdict would be about our network, not the server.
@@ -111,7 +116,7 @@ async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<(Monito
         monitor.apply(&obs);
     }
     pipeline.finish().await?;
-    let context = watched.report_context();
+    let context = watched.report_context(settings).asked_for(args.duration);
     drop(watched);
     Ok((monitor, context))
 }
@@ -135,4 +140,15 @@ fn judge_recording(path: &Path, settings: &Settings) -> Result<(Monitor, ReportC
         }
     }
     Ok((monitor, export::recording_context(path, &header)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::Verdict;
+
+    #[test]
+    fn could_not_run_is_unknown() {
+        assert_eq!(EXIT_COULD_NOT_RUN, Verdict::Unknown.exit_code());
+    }
 }

@@ -1,27 +1,56 @@
-//! The report as a file (`e` in the TUI), and the one place a report's context is assembled.
+//! The report as a file (`e` in the TUI), and what a report says about where its observations
+//! came from: every [`ReportContext`] is made by [`ReportContext::new`] from one of the two
+//! functions here (a watched server or simulator, `Watched::report_context`, uses the first).
 
 use std::path::Path;
 
 use crate::app::App;
+use crate::cli::duration_text;
+use crate::config::{Settings, Source, Sourced};
 use crate::monitor::Monitor;
-use crate::record::{self, Header};
-use crate::report::{self, Format, ReportContext};
+use crate::monitor::verdict::judge;
+use crate::record::Header;
+use crate::report::{self, Format, Origin, ReportContext, Setting};
 
-/// What a report says about where its observations came from. Credentials in the URL never
-/// reach a report.
-pub(super) fn report_context(base_url: &str, agent: &str, source: &str) -> ReportContext {
-    ReportContext {
-        base_url: record::without_userinfo(base_url),
-        agent: agent.into(),
-        client_version: env!("CARGO_PKG_VERSION").into(),
-        source: source.into(),
+/// The settings someone chose (by flag, environment or config file) that shape what is watched
+/// and how it is judged, as the flags that choose them again. Defaults are left out, and so is
+/// whatever a demo fitted to the simulator.
+pub(super) fn chosen_settings(s: &Settings) -> Vec<Setting> {
+    fn chosen<T>(
+        flag: &'static str,
+        setting: &Sourced<T>,
+        text: impl Fn(&T) -> String,
+    ) -> Option<Setting> {
+        (setting.source != Source::Default).then(|| Setting {
+            flag,
+            value: text(&setting.value),
+        })
     }
+    [
+        chosen("--agent-header", &s.agent_header, String::clone),
+        chosen("--stream-path", &s.stream_path, String::clone),
+        chosen("--peek-path", &s.peek_path, String::clone),
+        chosen("--poll-interval", &s.poll_interval, |d| duration_text(*d)),
+        chosen("--backoff-cap", &s.backoff_cap, |d| duration_text(*d)),
+        chosen("--expect-heartbeat", &s.expect_heartbeat, |(lo, hi)| {
+            format!("{}..{}", duration_text(*lo), duration_text(*hi))
+        }),
+        chosen("--delivery-grace", &s.delivery_grace, |d| duration_text(*d)),
+        chosen("--max-event-bytes", &s.max_event_bytes, usize::to_string),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
-/// The context of a report about a recording (`check --from`, `replay`).
+/// The context of a report about a recording (`check --from`, `replay`): judged with the
+/// thresholds it was recorded with, so no setting of this run matters.
 pub(super) fn recording_context(path: &Path, header: &Header) -> ReportContext {
-    let source = format!("recording {} ({})", path.display(), header.source);
-    report_context(&header.base_url, &header.agent, &source)
+    let origin = Origin::Recording {
+        path: path.to_owned(),
+        recorded: header.source.clone(),
+    };
+    ReportContext::new(origin, &header.base_url, &header.agent, vec![])
 }
 
 /// `e`: writes the markdown report and its JSON twin to the current directory; the footer says
@@ -38,10 +67,14 @@ fn export(monitor: &Monitor, context: &ReportContext, dir: &Path) -> std::io::Re
     let stamp = monitor.now_wall.format("%Y%m%dT%H%M%SZ");
     let base = dir.join(format!("inboxtop-report-{stamp}"));
     let md = base.with_extension("md");
-    std::fs::write(&md, report::render(monitor, context, Format::Markdown))?;
+    let judgement = judge(monitor);
+    std::fs::write(
+        &md,
+        report::render(monitor, &judgement, context, Format::Markdown),
+    )?;
     std::fs::write(
         base.with_extension("json"),
-        report::render(monitor, context, Format::Json),
+        report::render(monitor, &judgement, context, Format::Json),
     )?;
     Ok(md.display().to_string())
 }
@@ -51,6 +84,41 @@ mod tests {
     use super::*;
     use crate::monitor::Thresholds;
     use crate::observation::{Kind, Mono, Observation};
+
+    #[test]
+    fn chosen_settings_come_back_as_the_flags_that_choose_them() {
+        use crate::cli::{MonitorArgs, ServerArgs};
+        use crate::config::{self, ConfigFile, Environment, FileConfig};
+        use std::time::Duration;
+        let flags = MonitorArgs {
+            stream_path: Some("/sse".into()),
+            expect_heartbeat: Some((Duration::from_secs(1), Duration::from_secs(2))),
+            ..MonitorArgs::default()
+        };
+        let file: FileConfig = toml::from_str("poll_interval = \"90s\"").unwrap();
+        let read = Sourced {
+            value: ConfigFile::Read("config.toml".into()),
+            source: Source::Default,
+        };
+        let settings = config::merge(
+            &flags,
+            &ServerArgs::default(),
+            &Environment::default(),
+            read,
+            file,
+        )
+        .unwrap();
+        let chosen = chosen_settings(&settings);
+        let pairs: Vec<(&str, &str)> = chosen.iter().map(|s| (s.flag, s.value.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("--stream-path", "/sse"),
+                ("--poll-interval", "1m 30s"),
+                ("--expect-heartbeat", "1s..2s"),
+            ]
+        );
+    }
 
     #[test]
     fn export_writes_the_markdown_report_and_its_json_twin() {
@@ -66,7 +134,12 @@ mod tests {
                 last_event_id: None,
             },
         ));
-        let context = report_context("http://user:hunter2@api.example.com", "demo", "live");
+        let context = ReportContext::new(
+            Origin::Live,
+            "http://user:hunter2@api.example.com",
+            "demo",
+            vec![],
+        );
         let md = export(&monitor, &context, &dir).unwrap();
         assert!(md.ends_with("inboxtop-report-20261125T030405Z.md"), "{md}");
         let text = std::fs::read_to_string(&md).unwrap();

@@ -13,7 +13,7 @@ use crate::config::{Settings, Source};
 use crate::monitor::Thresholds;
 use crate::observation::{AgentIx, Clock, Kind, Observation};
 use crate::record::{self, Header, Recorder};
-use crate::report::ReportContext;
+use crate::report::{Origin, ReportContext};
 use crate::secret::ApiKey;
 use crate::sim::{self, Scenario, SimConfig, SimHandle};
 use crate::source::{self, Endpoint, PollSettings, StreamCommand, StreamSettings};
@@ -25,7 +25,7 @@ pub(super) const CHANNEL: usize = 8192;
 /// What is being watched, and how to label it.
 pub(super) struct Watched {
     pub endpoint: Endpoint,
-    pub mode: String,
+    pub origin: Origin,
     pub thresholds: Thresholds,
     /// Simulated seconds per real second (1 for a real server): source timings scale with it.
     time_scale: f64,
@@ -66,7 +66,7 @@ impl Watched {
         .wrap_err("could not start the embedded simulator on loopback")?;
         Ok(Watched {
             endpoint: endpoint_for(&handle.base_url(), agent, ApiKey::new("demo"), settings)?,
-            mode: format!("demo: {scenario}"),
+            origin: Origin::Demo { scenario },
             thresholds: sim_thresholds(settings, args),
             time_scale: args.time_scale,
             _sim: Some(handle),
@@ -90,15 +90,21 @@ impl Watched {
         })?;
         Ok(Watched {
             endpoint: endpoint_for(base_url, agent, key, settings)?,
-            mode: "live".into(),
+            origin: Origin::Live,
             thresholds: settings.thresholds(),
             time_scale: 1.0,
             _sim: None,
         })
     }
 
-    pub fn report_context(&self) -> ReportContext {
-        export::report_context(&self.endpoint.base_url, &self.endpoint.agent, &self.mode)
+    /// What a report about this says of its source; `settings` are the ones it is watched with.
+    pub fn report_context(&self, settings: &Settings) -> ReportContext {
+        ReportContext::new(
+            self.origin.clone(),
+            &self.endpoint.base_url,
+            &self.endpoint.agent,
+            export::chosen_settings(settings),
+        )
     }
 }
 
@@ -110,7 +116,7 @@ fn recording_header(watched: &[Watched]) -> Header {
     Header::new(
         &first.endpoint.base_url,
         &first.endpoint.agent,
-        &first.mode,
+        &first.origin.to_string(),
         &first.thresholds,
     )
     .with_agents(watched.iter().map(|w| w.endpoint.agent.clone()).collect())

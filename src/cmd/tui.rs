@@ -35,7 +35,8 @@ async fn monitor(watched: Watched, settings: Settings) -> Result<ExitCode> {
     let (commands, command_rx) = mpsc::channel(16);
     let handler = handle_commands(command_rx, &pipeline, watched.endpoint.clone());
     let observations = std::mem::replace(&mut pipeline.observations, mpsc::channel(1).1);
-    let result = run_tui(&mut app, observations, commands, &watched.report_context()).await;
+    let context = watched.report_context(&settings);
+    let result = run_tui(&mut app, observations, commands, &context).await;
     handler.abort();
     pipeline.finish().await?;
     drop(watched);
@@ -77,7 +78,7 @@ fn target(watched: &Watched) -> Target {
         base_url: record::without_userinfo(&watched.endpoint.base_url),
         agent: watched.endpoint.agent.clone(),
         key_masked: watched.endpoint.api_key.masked(),
-        mode: watched.mode.clone(),
+        mode: watched.origin.to_string(),
         expected_heartbeat: (
             watched.thresholds.heartbeat_min,
             watched.thresholds.heartbeat_max,

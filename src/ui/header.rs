@@ -1,22 +1,27 @@
-//! The header: what is watched, the connection state, and the counters.
+//! The header: what is watched, the live verdict with its headline, the connection state, and
+//! the counters.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use unicode_width::UnicodeWidthStr;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::{Target, Theme, human};
-use crate::monitor::Monitor;
 use crate::monitor::connection::ConnState;
+use crate::monitor::{Judgement, Monitor, Verdict};
 use crate::sanitize;
 use crate::view::ViewState;
+
+/// Rows the header takes.
+pub const HEIGHT: u16 = 3;
 
 pub fn render(
     frame: &mut Frame,
     area: Rect,
     m: &Monitor,
+    judgement: &Judgement,
     view: &ViewState,
     target: &Target,
     theme: Theme,
@@ -43,8 +48,51 @@ pub fn render(
             target.key_masked
         )),
     ]);
-    let second = status_line(m, view, theme, area.width as usize);
-    frame.render_widget(Paragraph::new(vec![first, second]), area);
+    let width = area.width as usize;
+    let second = verdict_line(judgement, theme, width);
+    let third = status_line(m, view, theme, width);
+    frame.render_widget(Paragraph::new(vec![first, second, third]), area);
+}
+
+/// The verdict word on its colour, then the headline, cut with an ellipsis to fit `width`. The
+/// word is the same as in every report; without colours it stands out reversed.
+fn verdict_line(judgement: &Judgement, theme: Theme, width: usize) -> Line<'static> {
+    let verdict = judgement.verdict;
+    let (fg, bg) = verdict_colors(verdict);
+    let word = Span::styled(
+        format!(" {} ", verdict.upper()),
+        theme.fg(fg).bg_if(theme, bg).add_modifier(Modifier::BOLD),
+    );
+    let room = width.saturating_sub(word.width() + 1);
+    let headline = fit(&sanitize::line(&judgement.headline), room);
+    Line::from(vec![word, Span::raw(format!(" {headline}"))])
+}
+
+/// Text and background of a verdict's badge: OK green, WARNING yellow, CRITICAL red, UNKNOWN grey.
+fn verdict_colors(verdict: Verdict) -> (Color, Color) {
+    match verdict {
+        Verdict::Ok => (Color::Black, Color::Green),
+        Verdict::Warning => (Color::Black, Color::Yellow),
+        Verdict::Critical => (Color::White, Color::Red),
+        Verdict::Unknown => (Color::Black, Color::Gray),
+    }
+}
+
+/// `text` in at most `width` columns, ending in `…` when it was cut.
+fn fit(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_owned();
+    }
+    let mut used = "…".width();
+    let mut out = String::new();
+    for c in text.chars() {
+        used += c.width().unwrap_or(0);
+        if used > width {
+            break;
+        }
+        out.push(c);
+    }
+    out + "…"
 }
 
 /// Between two items of the status line.
@@ -147,5 +195,92 @@ impl BgIf for ratatui::style::Style {
         } else {
             self.add_modifier(Modifier::REVERSED)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::verdict::judge;
+    use crate::testkit::Timeline;
+
+    /// A timeline judged `verdict`.
+    fn judged(verdict: Verdict) -> Judgement {
+        let mut t = Timeline::new();
+        t.open(0, 1);
+        match verdict {
+            Verdict::Ok => {
+                t.message(20_000, 1, "m-1", 19_990)
+                    .poll(21_000, &[("m-1", 19_990)]);
+                for s in [15, 30, 45, 60] {
+                    t.heartbeat(s * 1000, 1, s * 1000);
+                }
+            }
+            // The same message twice on the stream.
+            Verdict::Warning => {
+                t.message(1_000, 1, "m-1", 990)
+                    .message(2_000, 1, "m-1", 990);
+            }
+            Verdict::Critical => {
+                for i in 0..25 {
+                    t.heartbeat(1_000 + i * 60, 1, 1_000 + i * 60);
+                }
+            }
+            Verdict::Unknown => {
+                t.poll(1_000, &[]).tick(10_000);
+            }
+        }
+        let j = judge(&t.m);
+        assert_eq!(j.verdict, verdict, "{j:#?}");
+        j
+    }
+
+    fn text(line: &Line) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn the_verdict_word_stands_on_its_colour_then_the_headline() {
+        let theme = Theme { color: true };
+        for (verdict, bg) in [
+            (Verdict::Ok, Color::Green),
+            (Verdict::Warning, Color::Yellow),
+            (Verdict::Critical, Color::Red),
+            (Verdict::Unknown, Color::Gray),
+        ] {
+            let j = judged(verdict);
+            let line = verdict_line(&j, theme, 400);
+            assert_eq!(line.spans[0].content, format!(" {} ", verdict.upper()));
+            assert_eq!(line.spans[0].style.bg, Some(bg), "{verdict:?}");
+            assert_eq!(text(&line), format!(" {}  {}", verdict.upper(), j.headline));
+        }
+    }
+
+    #[test]
+    fn unknown_says_what_it_waits_for() {
+        let line = verdict_line(&judged(Verdict::Unknown), Theme { color: true }, 200);
+        assert!(
+            text(&line).starts_with(" UNKNOWN  unknown yet: ")
+                && text(&line).contains("waiting for a first heartbeat, 15 s–30 s"),
+            "{}",
+            text(&line)
+        );
+    }
+
+    #[test]
+    fn without_colour_the_word_is_reversed() {
+        let line = verdict_line(&judged(Verdict::Critical), Theme { color: false }, 80);
+        let badge = line.spans[0].style;
+        assert_eq!((badge.fg, badge.bg), (None, None));
+        assert!(badge.add_modifier.contains(Modifier::REVERSED));
+    }
+
+    #[test]
+    fn a_long_headline_is_cut_to_the_width_with_an_ellipsis() {
+        let line = verdict_line(&judged(Verdict::Unknown), Theme { color: true }, 40);
+        assert_eq!(line.width(), 40, "{}", text(&line));
+        assert!(text(&line).ends_with('…'), "{}", text(&line));
+        assert_eq!(fit("short", 40), "short");
+        assert_eq!(fit("abcdef", 4), "abc…");
     }
 }

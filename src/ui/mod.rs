@@ -17,6 +17,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
 use std::time::Duration;
 
+use crate::monitor::verdict::judge_with;
 use crate::monitor::{Monitor, Severity};
 use crate::view::{Pane, Popup, ViewState};
 
@@ -119,21 +120,22 @@ pub fn draw(
         frame.render_widget(Paragraph::new("inboxtop: terminal too small"), area);
         return DrawInfo::default();
     }
-    let findings = m.findings();
+    let judgement = judge_with(m, m.findings());
+    let findings = &judgement.findings;
     let findings_height = (findings.len().clamp(1, 4) + 2) as u16;
     // A short terminal gives the rows to the log and inbox; the rate pane keeps its sparkline and
     // the expected-against-seen figures.
     let rate_height = if area.height >= TALL { 6 } else { 4 };
     let [header_area, findings_area, rate_area, body, footer_area] = Layout::vertical([
-        Constraint::Length(2),
+        Constraint::Length(header::HEIGHT),
         Constraint::Length(findings_height),
         Constraint::Length(rate_height),
         Constraint::Min(4),
         Constraint::Length(1),
     ])
     .areas(area);
-    header::render(frame, header_area, m, view, target, theme);
-    let findings_len = findings::render(frame, findings_area, &findings, view, theme);
+    header::render(frame, header_area, m, &judgement, view, target, theme);
+    let findings_len = findings::render(frame, findings_area, findings, view, theme);
     rate::render(frame, rate_area, m, target, theme);
     let [log_area, inbox_area] = if area.width >= WIDE {
         Layout::horizontal([Constraint::Percentage(50); 2]).areas(body)
@@ -148,7 +150,7 @@ pub fn draw(
     footer::render(frame, footer_area, view, theme);
     match view.popup {
         Some(Popup::Help) => popup::help(frame, area, view, theme),
-        Some(Popup::Detail) => popup::detail(frame, area, m, view, &findings, theme),
+        Some(Popup::Detail) => popup::detail(frame, area, m, view, findings, theme),
         None => {}
     }
     DrawInfo {
