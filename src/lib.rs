@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod exporter;
+pub mod logging;
 pub mod monitor;
 pub mod observation;
 pub mod record;
