@@ -265,13 +265,21 @@ fn names(presented: &[String]) -> String {
     let shown: Vec<String> = presented
         .iter()
         .take(MAX_NAMES_SHOWN)
-        .map(|n| crate::wire::truncate_chars(n, MAX_NAME_CHARS))
+        .map(|n| crate::wire::truncate_chars(bare_name(n), MAX_NAME_CHARS))
         .collect();
     let mut text = shown.join(", ");
     if presented.len() > MAX_NAMES_SHOWN {
         text.push_str(&format!(" and {} more", presented.len() - MAX_NAMES_SHOWN));
     }
     text
+}
+
+/// A presented name as rustls words it (`DnsName("a.example")`, `IpAddress(10.0.0.1)`), bare.
+fn bare_name(presented: &str) -> &str {
+    ["DnsName(", "IpAddress("]
+        .iter()
+        .find_map(|kind| presented.strip_prefix(kind)?.strip_suffix(')'))
+        .map_or(presented, |name| name.trim_matches('"'))
 }
 
 fn utc(t: rustls::pki_types::UnixTime) -> String {
@@ -310,13 +318,18 @@ mod tests {
         assert!(cause(&tls(CertificateError::NotValidYet)).contains("clock"));
         let wrong_host = cause(&tls(CertificateError::NotValidForNameContext {
             expected: rustls::pki_types::ServerName::try_from("api.example.com").unwrap(),
-            presented: (0..6).map(|i| format!("h{i}.example")).collect(),
+            presented: (0..5)
+                .map(|i| format!("DnsName(\"h{i}.example\")"))
+                .chain(["IpAddress(10.0.0.1)".into()])
+                .collect(),
         }));
         assert_eq!(
             wrong_host,
             "wrong host name: the certificate is for h0.example, h1.example, h2.example, \
              h3.example and 2 more, not api.example.com"
         );
+        assert_eq!(bare_name("IpAddress(10.0.0.1)"), "10.0.0.1");
+        assert_eq!(bare_name("DirectoryName"), "DirectoryName");
         assert!(
             cause(&rustls::Error::InvalidMessage(
                 rustls::InvalidMessage::InvalidContentType
