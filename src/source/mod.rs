@@ -761,6 +761,28 @@ mod tests {
     }
 
     #[test]
+    fn the_proxy_for_a_url_follows_the_scheme_and_no_proxy_and_masks_credentials() {
+        use hyper_util::client::proxy::matcher::Matcher;
+        let matcher = Matcher::builder()
+            .http("http://proxy.corp:3128")
+            .https("http://alice:s3cret@secure.corp:8080")
+            .no("internal.example, 10.0.0.0/8")
+            .build();
+        let proxy = |url| proxy_in(&matcher, url);
+        assert_eq!(
+            proxy("http://api.example.com/messages/stream").as_deref(),
+            Some("http://proxy.corp:3128")
+        );
+        assert_eq!(
+            proxy("https://api.example.com").as_deref(),
+            Some("http://•••@secure.corp:8080")
+        );
+        assert_eq!(proxy("https://api.internal.example/v1"), None);
+        assert_eq!(proxy("http://10.1.2.3:8080"), None);
+        assert_eq!(proxy_in(&Matcher::builder().build(), "http://x"), None);
+    }
+
+    #[test]
     fn shown_headers_are_bounded() {
         let e = Endpoint::new("http://x", "a", key()).unwrap();
         let mut h = HeaderMap::new();
