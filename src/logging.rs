@@ -52,7 +52,7 @@ pub fn init(settings: &LogSettings) -> Result<(), String> {
     let Some(path) = &settings.file.value else {
         return Ok(());
     };
-    let file = match LogFile::open(path, MAX_FILE_BYTES) {
+    let mut file = match LogFile::open(path, MAX_FILE_BYTES) {
         Ok(file) => file,
         Err(e) if settings.file.source == Source::Default => {
             eprintln!("inboxtop: warning: no log: {e}");
@@ -61,20 +61,24 @@ pub fn init(settings: &LogSettings) -> Result<(), String> {
         Err(e) => return Err(e),
     };
     let filter = parse_filter(&settings.filter.value)?;
+    // Whatever the filter lets through, each run starts with a line saying which run it is.
+    let start = format!(
+        "{}  START inboxtop {} (pid {}); log filter {:?} ({})\n",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        settings.filter.value,
+        settings.filter.source
+    );
+    file.write_all(start.as_bytes())
+        .map_err(|e| format!("cannot write log file {}: {e}", path.display()))?;
     let subscriber = tracing_subscriber::registry().with(filter).with(
         tracing_subscriber::fmt::layer()
             .with_ansi(false)
             .with_writer(Mutex::new(file)),
     );
     tracing::subscriber::set_global_default(subscriber)
-        .map_err(|e| format!("cannot start logging: {e}"))?;
-    tracing::info!(
-        "inboxtop {} started; log filter {:?} ({})",
-        env!("CARGO_PKG_VERSION"),
-        settings.filter.value,
-        settings.filter.source
-    );
-    Ok(())
+        .map_err(|e| format!("cannot start logging: {e}"))
 }
 
 /// The log file: appends whole lines, made safe and bounded, and rotates at `max_bytes`.
