@@ -93,8 +93,6 @@ impl Trust {
                 })?;
                 extra_count += 1;
             }
-        }
-        if let Some(path) = ca_cert {
             tracing::info!(
                 "TLS also trusts the {extra_count} CAs of {}",
                 path.display()
