@@ -97,6 +97,17 @@ pub struct MonitorArgs {
     /// Append every observation to this NDJSON file as it happens
     #[arg(long, global = true, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Also trust the CA certificates of this PEM file (an internal CA, a TLS-inspecting proxy);
+    /// the OS store is always trusted [config: ca_cert]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Write the log to this file [default: inboxtop.log in the platform state directory]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// More detail in the log file: -v info, -vv debug, -vvv trace [default: warnings and errors;
+    /// RUST_LOG replaces it]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 /// The simulator's knobs. Their defaults are the simulator's own (`SimConfig::default()`), for

@@ -27,6 +27,8 @@ pub const ENV_CONFIG: &str = "INBOXTOP_CONFIG";
 pub const ENV_BASE_URL: &str = "INBOXTOP_BASE_URL";
 pub const ENV_AGENT: &str = "INBOXTOP_AGENT";
 pub const ENV_API_KEY: &str = "INBOXTOP_API_KEY";
+/// The log filter, which replaces `-v` (target=level directives, e.g. `inboxtop=debug`).
+pub const ENV_RUST_LOG: &str = "RUST_LOG";
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +92,7 @@ pub struct Environment {
     pub base_url: Option<String>,
     pub agent: Option<String>,
     pub api_key: Option<String>,
+    pub rust_log: Option<String>,
 }
 
 impl Environment {
@@ -100,6 +103,7 @@ impl Environment {
             base_url: var(ENV_BASE_URL),
             agent: var(ENV_AGENT),
             api_key: var(ENV_API_KEY),
+            rust_log: var(ENV_RUST_LOG),
         }
     }
 }
@@ -149,6 +153,7 @@ pub struct FileConfig {
     pub expect_heartbeat: Option<String>,
     pub delivery_grace: Option<String>,
     pub max_event_bytes: Option<usize>,
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// Everything a monitoring command needs, merged from all layers, each with its source.
@@ -168,6 +173,9 @@ pub struct Settings {
     pub expect_heartbeat: Sourced<(Duration, Duration)>,
     pub delivery_grace: Sourced<Duration>,
     pub record: Sourced<Option<PathBuf>>,
+    /// A PEM file of CAs trusted besides the OS store.
+    pub ca_cert: Sourced<Option<PathBuf>>,
+    pub log: LogSettings,
     /// Things the user should know before the TUI takes the screen (printed to stderr).
     pub warnings: Vec<String>,
 }
@@ -236,6 +244,9 @@ impl Settings {
             }),
             row("max_event_bytes", &self.max_event_bytes, usize::to_string),
             row("record", &self.record, path),
+            row("ca_cert", &self.ca_cert, path),
+            row("log_file", &self.log.file, path),
+            row("log_filter", &self.log.filter, String::clone),
         ]
     }
 }
@@ -243,6 +254,67 @@ impl Settings {
 /// The platform's config file: e.g. `~/.config/inboxtop/config.toml` on Linux.
 pub fn default_config_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "inboxtop").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// Where the log goes and how much of it. Logging starts before the config file is read, so these
+/// come from flags and the environment only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogSettings {
+    /// `None` when the platform has neither a state nor a cache directory: no log then.
+    pub file: Sourced<Option<PathBuf>>,
+    /// Target=level directives, e.g. `warn,inboxtop=info`.
+    pub filter: Sourced<String>,
+    /// An unusable `RUST_LOG`, ignored, and why.
+    pub ignored: Option<String>,
+}
+
+/// The log file: `--log-file`, else `inboxtop.log` in the platform state directory (the cache
+/// directory where there is none), and the filter: `RUST_LOG`, else `-v`.
+pub fn log_settings(monitor: &MonitorArgs, environment: &Environment) -> LogSettings {
+    let file = optional(
+        from_flag(monitor.log_file.clone()).or_else(|| default_log_path().map(Sourced::default)),
+    );
+    let from_verbosity = || {
+        let filter = verbosity_filter(monitor.verbose);
+        match monitor.verbose {
+            0 => Sourced::default(filter),
+            _ => Sourced::new(filter, Source::Flag),
+        }
+    };
+    let (filter, ignored) = match &environment.rust_log {
+        Some(text) => match crate::logging::parse_filter(text) {
+            Ok(_) => (Sourced::new(text.clone(), Source::Env(ENV_RUST_LOG)), None),
+            Err(e) => (
+                from_verbosity(),
+                Some(format!("{ENV_RUST_LOG} ignored: {e}")),
+            ),
+        },
+        None => (from_verbosity(), None),
+    };
+    LogSettings {
+        file,
+        filter,
+        ignored,
+    }
+}
+
+/// `-v` as a filter: other crates stay at warnings (their trace output could carry request
+/// details), inboxtop gets the detail asked for.
+fn verbosity_filter(verbose: u8) -> String {
+    match verbose {
+        0 => "warn".into(),
+        1 => "warn,inboxtop=info".into(),
+        2 => "warn,inboxtop=debug".into(),
+        _ => "warn,inboxtop=trace".into(),
+    }
+}
+
+/// `inboxtop.log` in the platform state directory (`~/.local/state/inboxtop/` on Linux), or in
+/// the cache directory on platforms without one.
+pub fn default_log_path() -> Option<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "inboxtop")?;
+    let dir = dirs.state_dir().unwrap_or_else(|| dirs.cache_dir());
+    Some(dir.join("inboxtop.log"))
 }
 
 /// Reads `config.toml`. A missing default file is not an error; a missing explicit one is.
@@ -279,7 +351,19 @@ pub fn load(monitor: &MonitorArgs, server: &ServerArgs) -> Result<Settings, Stri
             }
         }
     };
-    merge(monitor, server, &env, config_file, file)
+    let settings = merge(monitor, server, &env, config_file, file)?;
+    log_provenance(&settings);
+    Ok(settings)
+}
+
+/// Every setting and where it came from (the key masked), and the warnings, into the log.
+fn log_provenance(settings: &Settings) {
+    for row in settings.rows() {
+        tracing::info!("setting {} = {} ({})", row.name, row.value, row.source);
+    }
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
 }
 
 /// The config file's values, each tagged with the file's path.
@@ -390,6 +474,8 @@ pub fn merge(
         expect_heartbeat,
         delivery_grace,
         record: optional(from_flag(monitor.record.clone())),
+        ca_cert: optional(from_flag(monitor.ca_cert.clone()).or(file.get(f.ca_cert.clone()))),
+        log: log_settings(monitor, environment),
         config_file,
         warnings,
     })
@@ -616,6 +702,9 @@ mod tests {
                 "delivery_grace",
                 "max_event_bytes",
                 "record",
+                "ca_cert",
+                "log_file",
+                "log_filter",
             ]
         );
         let value = |name| &rows.iter().find(|r| r.name == name).unwrap().value;
@@ -628,6 +717,77 @@ mod tests {
         assert!(
             rows.iter()
                 .all(|r| !r.value.contains("SECRET") && !r.value.contains("pa55word"))
+        );
+    }
+
+    #[test]
+    fn the_ca_cert_comes_from_the_flag_or_the_file() {
+        let toml_text = "ca_cert = \"file-ca.pem\"";
+        let s = merged(
+            &MonitorArgs::default(),
+            &ServerArgs::default(),
+            &Environment::default(),
+            toml_text,
+        )
+        .unwrap();
+        assert_eq!(
+            s.ca_cert,
+            Sourced::new(Some(PathBuf::from("file-ca.pem")), in_file())
+        );
+        let flag = MonitorArgs {
+            ca_cert: Some(PathBuf::from("flag-ca.pem")),
+            ..MonitorArgs::default()
+        };
+        let s = merged(
+            &flag,
+            &ServerArgs::default(),
+            &Environment::default(),
+            toml_text,
+        )
+        .unwrap();
+        assert_eq!(
+            s.ca_cert,
+            Sourced::new(Some(PathBuf::from("flag-ca.pem")), Source::Flag)
+        );
+    }
+
+    #[test]
+    fn the_log_filter_comes_from_rust_log_else_from_v() {
+        let quiet = log_settings(&MonitorArgs::default(), &Environment::default());
+        assert_eq!(quiet.filter, Sourced::default("warn".to_owned()));
+        assert_eq!(quiet.file.source, Source::Default);
+        let verbose = MonitorArgs {
+            verbose: 2,
+            log_file: Some(PathBuf::from("here.log")),
+            ..MonitorArgs::default()
+        };
+        let s = log_settings(&verbose, &Environment::default());
+        assert_eq!(
+            s.filter,
+            Sourced::new("warn,inboxtop=debug".to_owned(), Source::Flag)
+        );
+        assert_eq!(
+            s.file,
+            Sourced::new(Some(PathBuf::from("here.log")), Source::Flag)
+        );
+        let env = |rust_log: &str| Environment {
+            rust_log: Some(rust_log.into()),
+            ..Environment::default()
+        };
+        let s = log_settings(&verbose, &env("inboxtop::source=trace"));
+        assert_eq!(
+            s.filter,
+            Sourced::new(
+                "inboxtop::source=trace".to_owned(),
+                Source::Env(ENV_RUST_LOG)
+            )
+        );
+        assert_eq!(s.ignored, None);
+        let s = log_settings(&verbose, &env("inboxtop=loud"));
+        assert_eq!(s.filter.value, "warn,inboxtop=debug");
+        assert!(
+            s.ignored.as_deref().is_some_and(|w| w.contains("RUST_LOG")),
+            "{s:?}"
         );
     }
 

@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod config;
 pub mod exporter;
 pub mod fleet;
+pub mod logging;
 pub mod monitor;
 pub mod observation;
 pub mod record;

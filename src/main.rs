@@ -1,5 +1,5 @@
-//! The `inboxtop` binary: parse the command line, install the hooks that restore the terminal on
-//! any error or panic, and hand over to the command.
+//! The `inboxtop` binary: parse the command line, start the log (a file), install the hooks that
+//! restore the terminal on any error or panic, and hand over to the command.
 
 use clap::Parser;
 use inboxtop::cmd::check::EXIT_COULD_NOT_RUN;
@@ -19,6 +19,14 @@ fn main() -> ExitCode {
             };
         }
     };
+    if inboxtop::logging::wanted(cli.command.as_ref()) {
+        let environment = inboxtop::config::Environment::of_process();
+        let settings = inboxtop::config::log_settings(&cli.monitor, &environment);
+        if let Err(e) = inboxtop::logging::init(&settings) {
+            eprintln!("inboxtop: {e}");
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    }
     if let Err(e) = inboxtop::terminal::install_panic_hook() {
         eprintln!("inboxtop: {e}");
         return ExitCode::from(EXIT_COULD_NOT_RUN);

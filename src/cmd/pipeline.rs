@@ -16,7 +16,7 @@ use crate::record::{self, Header, Recorder};
 use crate::report::{Origin, ReportContext};
 use crate::secret::ApiKey;
 use crate::sim::{self, Scenario, SimConfig, SimHandle};
-use crate::source::{self, Endpoint, PollSettings, StreamCommand, StreamSettings};
+use crate::source::{self, Endpoint, PollSettings, StreamCommand, StreamSettings, Trust};
 
 /// Observations in flight between the sources and the model. Sources wait when it is full
 /// (backpressure onto TCP), they never drop.
@@ -176,6 +176,7 @@ fn endpoint_for(base_url: &str, agent: &str, key: ApiKey, settings: &Settings) -
     endpoint.agent_header = settings.agent_header.value.clone();
     endpoint.stream_path = settings.stream_path.value.clone();
     endpoint.peek_path = settings.peek_path.value.clone();
+    endpoint.trust = Trust::new(settings.ca_cert.value.as_deref()).map_err(|e| eyre!(e))?;
     Ok(endpoint)
 }
 

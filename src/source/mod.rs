@@ -9,7 +9,9 @@
 //! - [`replay`] plays a recording back, paced.
 //!
 //! All three calls follow redirects by hand (`redirect`), observing each hop and sending the
-//! credentials to the base URL's origin only.
+//! credentials to the base URL's origin only. TLS trusts the OS store plus `--ca-cert` ([`tls`]);
+//! proxies come from the environment as curl reads them ([`proxy_for`] says which applies). What
+//! the sources observe is also written to the log ([`log`]).
 //!
 //! The API key leaves this module only in the `Authorization` header: every text that goes into
 //! an observation (errors, headers, server-sent text) is passed through [`ApiKey::scrub`] first.
@@ -20,10 +22,12 @@ mod poll;
 mod redirect;
 pub mod replay;
 mod stream;
+pub mod tls;
 
 pub use poll::run_poll;
 pub use redirect::MAX_REDIRECTS;
 pub use stream::run_stream;
+pub use tls::Trust;
 
 use std::error::Error as StdError;
 use std::time::Duration;
@@ -33,7 +37,7 @@ use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
-use crate::observation::{Clock, Kind, NetErrorClass, Observation, Route};
+use crate::observation::{Clock, CloseReason, Kind, NetErrorClass, Observation, Route};
 use crate::secret::ApiKey;
 use crate::wire::ApiError;
 
@@ -49,6 +53,8 @@ pub struct Endpoint {
     pub stream_path: String,
     pub peek_path: String,
     pub send_path: String,
+    /// What TLS trusts: the OS store, plus `--ca-cert` when set (see [`Trust::new`]).
+    pub trust: Trust,
 }
 
 impl Endpoint {
@@ -118,6 +124,7 @@ impl Endpoint {
             stream_path: "/messages/stream".into(),
             peek_path: "/messages/peek".into(),
             send_path: "/messages".into(),
+            trust: Trust::new(None)?,
         })
     }
 
@@ -234,10 +241,11 @@ pub enum StreamCommand {
     ReconnectNow,
 }
 
-/// The HTTP client of the sources: rustls, no automatic redirects (they are followed by hand, see
-/// `redirect`), no automatic decompression (a compressed stream is observed as such), no proxy
-/// magic beyond reqwest's defaults.
-pub fn http_client(connect_timeout: Duration) -> reqwest::Client {
+/// The HTTP client of the sources: rustls trusting `endpoint.trust`, no automatic redirects (they
+/// are followed by hand, see `redirect`), no automatic decompression (a compressed stream is
+/// observed as such), and the proxies of the environment (`HTTPS_PROXY`, `HTTP_PROXY`,
+/// `ALL_PROXY`, `NO_PROXY`, lower case too), which reqwest reads unless told not to.
+pub fn http_client(endpoint: &Endpoint, connect_timeout: Duration) -> reqwest::Client {
     let builder = || {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -246,24 +254,47 @@ pub fn http_client(connect_timeout: Duration) -> reqwest::Client {
             .no_deflate()
             .no_zstd()
             .tcp_nodelay(true)
+            .connect_timeout(connect_timeout)
             .user_agent(concat!("inboxtop/", env!("CARGO_PKG_VERSION")))
     };
     match builder()
-        .use_rustls_tls()
-        .connect_timeout(connect_timeout)
+        .use_preconfigured_tls(endpoint.trust.client_config())
         .build()
     {
         Ok(client) => client,
         // Only fails when the TLS backend cannot initialise; plain HTTP still works then.
-        Err(_) => builder().build().unwrap_or_default(),
+        Err(e) => {
+            tracing::error!("cannot set up TLS, https will fail: {}", error_chain(&e));
+            builder().build().unwrap_or_default()
+        }
     }
+}
+
+/// The proxy a request to `url` goes through, from the environment — the same rules reqwest
+/// applies (`NO_PROXY` included) — as `scheme://host:port`, any credentials shown as `•••`.
+/// `None`: a direct connection.
+pub fn proxy_for(url: &str) -> Option<String> {
+    proxy_in(
+        &hyper_util::client::proxy::matcher::Matcher::from_system(),
+        url,
+    )
+}
+
+fn proxy_in(matcher: &hyper_util::client::proxy::matcher::Matcher, url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    let proxy = matcher.intercept(&uri)?;
+    let scheme = proxy.uri().scheme_str().unwrap_or("http");
+    let authority = proxy.uri().authority()?;
+    let credentials = proxy.basic_auth().is_some() || proxy.raw_auth().is_some();
+    let userinfo = if credentials { "•••@" } else { "" };
+    Some(format!("{scheme}://{userinfo}{authority}"))
 }
 
 /// Sends one probe message (`POST send_path`) to the agent itself. Returns its observations in
 /// order: the redirects followed, then `ProbeSent` (the new message's id, or why it could not be
 /// sent).
 pub async fn send_probe(endpoint: &Endpoint, clock: Clock) -> Vec<Observation> {
-    let client = http_client(PROBE_TIMEOUT);
+    let client = http_client(endpoint, PROBE_TIMEOUT);
     let mut observations = Vec::new();
     let started = std::time::Instant::now();
     let result = probe(&client, endpoint, clock, &mut observations).await;
@@ -281,6 +312,9 @@ pub async fn send_probe(endpoint: &Endpoint, clock: Clock) -> Vec<Observation> {
         },
     };
     observations.push(clock.stamp(kind));
+    for obs in &observations {
+        log(endpoint, obs);
+    }
     observations
 }
 
@@ -426,6 +460,9 @@ pub fn classify(err: &reqwest::Error) -> NetErrorClass {
     if err.is_redirect() {
         return NetErrorClass::Redirect;
     }
+    if tls::rustls_error(err).is_some() {
+        return NetErrorClass::Tls;
+    }
     let chain = || std::iter::successors(Some(err as &(dyn StdError + 'static)), |e| (*e).source());
     if err.is_builder() {
         let text = error_chain(err).to_ascii_lowercase();
@@ -486,6 +523,15 @@ pub fn classify(err: &reqwest::Error) -> NetErrorClass {
     }
 }
 
+/// What went wrong with a request, for an observation: the cause of a TLS failure in words (see
+/// [`tls::cause`]), otherwise the whole error chain.
+pub fn describe(err: &reqwest::Error) -> String {
+    match tls::rustls_error(err) {
+        Some(e) => tls::cause(e),
+        None => error_chain(err),
+    }
+}
+
 /// `err` and its sources, joined with `: `, skipping repeats.
 pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -498,6 +544,132 @@ pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
         cur = e.source();
     }
     parts.join(": ")
+}
+
+/// Writes what a source observed to the log (`crate::logging`): failures at warn; connects,
+/// answers, closes, retries, redirects and probes at info; peeks at debug; SSE events and comments
+/// at trace (their names, ids and sizes, not their data). The texts are the observation's, the key
+/// already scrubbed; the log file makes them terminal-safe.
+pub(crate) fn log(endpoint: &Endpoint, obs: &Observation) {
+    use tracing::{debug, info, trace, warn};
+    match &obs.kind {
+        Kind::ConnectAttempt {
+            session,
+            last_event_id,
+        } => {
+            let url = endpoint.url(&endpoint.stream_path);
+            let via = proxy_for(&url).map_or_else(|| "direct".into(), |p| format!("via proxy {p}"));
+            match last_event_id {
+                Some(id) => info!(
+                    session,
+                    "stream: connecting to {url} ({via}), resuming after id {id:?}"
+                ),
+                None => info!(session, "stream: connecting to {url} ({via})"),
+            }
+        }
+        Kind::LastEventIdUnsent { session, id } => {
+            warn!(
+                session,
+                "stream: last event id {id:?} cannot go in a header; not resuming"
+            )
+        }
+        Kind::Redirected {
+            route,
+            status,
+            from,
+            to,
+            cross_origin,
+            ..
+        } => {
+            let origin = if *cross_origin {
+                " (another origin: no credentials)"
+            } else {
+                ""
+            };
+            info!(
+                "{}: HTTP {status} redirect from {from} to {to}{origin}",
+                route.label()
+            )
+        }
+        Kind::StreamResponse {
+            session,
+            status,
+            content_type,
+            ttfb_ms,
+            error,
+            ..
+        } => {
+            let ct = content_type.as_deref().unwrap_or("no content-type");
+            if (200..300).contains(status) {
+                info!(session, "stream: HTTP {status} ({ct}) after {ttfb_ms} ms");
+            } else {
+                let why = error
+                    .as_ref()
+                    .map(|e| format!(": {}", e.summary()))
+                    .unwrap_or_default();
+                warn!(
+                    session,
+                    "stream: HTTP {status} ({ct}) after {ttfb_ms} ms{why}"
+                );
+            }
+        }
+        Kind::ConnectFailed {
+            session,
+            class,
+            error,
+        } => warn!(session, "stream: {}: {error}", class.label()),
+        Kind::SseEvent {
+            session,
+            event,
+            id,
+            data,
+            ..
+        } => trace!(
+            session,
+            "stream: event {event:?} id {id:?}, {} bytes of data",
+            data.len()
+        ),
+        Kind::SseComment { session, text } => trace!(session, "stream: comment {text:?}"),
+        Kind::OversizedEvent {
+            session,
+            bytes,
+            limit,
+        } => warn!(
+            session,
+            "stream: skipped a {bytes}-byte line (limit {limit})"
+        ),
+        Kind::StreamClosed { session, reason } => match reason {
+            CloseReason::Eof | CloseReason::Cancelled => {
+                info!(session, "stream: closed: {}", reason.label())
+            }
+            _ => warn!(session, "stream: closed: {}", reason.label()),
+        },
+        Kind::RetryScheduled { delay_ms, reason } => info!(
+            "stream: reconnecting in {}: {reason}",
+            fmt_duration(Duration::from_millis(*delay_ms))
+        ),
+        Kind::ReconnectStopped { session, reason } => warn!(session, "stream: {reason}"),
+        Kind::PollOk {
+            elapsed_ms,
+            messages,
+            unreadable,
+        } => debug!(
+            "peek: {} messages ({unreadable} unreadable) in {elapsed_ms} ms",
+            messages.len()
+        ),
+        Kind::PollFailed {
+            elapsed_ms,
+            class,
+            error,
+            ..
+        } => {
+            let class = class.map_or("HTTP error", NetErrorClass::label);
+            warn!("peek failed after {elapsed_ms} ms: {class}: {error}")
+        }
+        Kind::ProbeSent { id, error: None, .. } => info!("probe sent: message id {id:?}"),
+        Kind::ProbeSent { error: Some(e), .. } => warn!("probe not sent: {e}"),
+        Kind::Tick => {}
+    }
 }
 
 /// `1.5 s`, `250 ms`.
@@ -594,6 +766,28 @@ mod tests {
         for junk in ["", "-1", "1.5", "soon", "+3"] {
             assert_eq!(parse_retry_after(junk, now), None, "{junk:?}");
         }
+    }
+
+    #[test]
+    fn the_proxy_for_a_url_follows_the_scheme_and_no_proxy_and_masks_credentials() {
+        use hyper_util::client::proxy::matcher::Matcher;
+        let matcher = Matcher::builder()
+            .http("http://proxy.corp:3128")
+            .https("http://alice:s3cret@secure.corp:8080")
+            .no("internal.example, 10.0.0.0/8")
+            .build();
+        let proxy = |url| proxy_in(&matcher, url);
+        assert_eq!(
+            proxy("http://api.example.com/messages/stream").as_deref(),
+            Some("http://proxy.corp:3128")
+        );
+        assert_eq!(
+            proxy("https://api.example.com").as_deref(),
+            Some("http://•••@secure.corp:8080")
+        );
+        assert_eq!(proxy("https://api.internal.example/v1"), None);
+        assert_eq!(proxy("http://10.1.2.3:8080"), None);
+        assert_eq!(proxy_in(&Matcher::builder().build(), "http://x"), None);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub async fn run_poll(
     clock: Clock,
     tx: mpsc::Sender<Observation>,
 ) {
-    let client = http_client(settings.timeout);
+    let client = http_client(&endpoint, settings.timeout);
     let mut ticks = tokio::time::interval(settings.interval.max(MIN_INTERVAL));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -46,6 +46,7 @@ pub async fn run_poll(
         };
         observations.push(clock.stamp(kind));
         for obs in observations {
+            super::log(&endpoint, &obs);
             if tx.send(obs).await.is_err() {
                 return;
             }

@@ -27,7 +27,7 @@ use reqwest::header::{
 };
 use reqwest::{Method, Response, StatusCode, Url};
 
-use super::{Endpoint, classify, error_chain, header_text};
+use super::{Endpoint, classify, describe, header_text};
 use crate::observation::{Clock, Kind, NetErrorClass, Observation, Route};
 
 /// The most redirects followed in one call (as the WHATWG Fetch standard's 20, halved: a monitored
@@ -131,7 +131,7 @@ impl Call {
                 .await
                 .map_err(|e| Failure {
                     class: classify(&e),
-                    error: endpoint.scrub(&error_chain(&e)),
+                    error: endpoint.scrub(&describe(&e)),
                 })?;
             let Some(next) = redirect_target(&self.url, &response) else {
                 return Ok(response);

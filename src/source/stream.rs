@@ -44,7 +44,7 @@ pub async fn run_stream(
     commands: mpsc::Receiver<StreamCommand>,
 ) {
     let mut source = StreamSource {
-        client: http_client(settings.connect_timeout),
+        client: http_client(&endpoint, settings.connect_timeout),
         backoff: Backoff::new(
             settings.backoff_initial,
             settings.backoff_cap,
@@ -221,6 +221,7 @@ impl StreamSource {
         let started = Instant::now();
         let head = self.request_head(session, headers, &mut hops).await?;
         for hop in hops {
+            super::log(&self.endpoint, &hop);
             self.tx.send(hop).await.ok()?;
         }
         match head {
@@ -483,10 +484,9 @@ impl StreamSource {
                     limit: self.settings.max_line_bytes as u64,
                 },
             };
-            self.tx
-                .send(self.clock.observation(t, wall, kind))
-                .await
-                .ok()?;
+            let obs = self.clock.observation(t, wall, kind);
+            super::log(&self.endpoint, &obs);
+            self.tx.send(obs).await.ok()?;
         }
         Some(())
     }
@@ -536,7 +536,9 @@ impl StreamSource {
     }
 
     async fn emit(&self, kind: Kind) -> Option<()> {
-        self.tx.send(self.clock.stamp(kind)).await.ok()
+        let obs = self.clock.stamp(kind);
+        super::log(&self.endpoint, &obs);
+        self.tx.send(obs).await.ok()
     }
 
     /// Several `r` presses while one reconnect is under way make one reconnect.
