@@ -94,6 +94,9 @@ pub struct MonitorArgs {
     /// Append every observation to this NDJSON file as it happens
     #[arg(long, global = true, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Show the TUI's times in UTC instead of local time [config: utc]
+    #[arg(long, global = true)]
+    pub utc: bool,
 }
 
 /// The simulator's knobs. Their defaults are the simulator's own (`SimConfig::default()`), for

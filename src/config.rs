@@ -149,6 +149,7 @@ pub struct FileConfig {
     pub expect_heartbeat: Option<String>,
     pub delivery_grace: Option<String>,
     pub max_event_bytes: Option<usize>,
+    pub utc: Option<bool>,
 }
 
 /// Everything a monitoring command needs, merged from all layers, each with its source.
@@ -168,6 +169,8 @@ pub struct Settings {
     pub expect_heartbeat: Sourced<(Duration, Duration)>,
     pub delivery_grace: Sourced<Duration>,
     pub record: Sourced<Option<PathBuf>>,
+    /// The TUI shows times in UTC rather than local time.
+    pub utc: Sourced<bool>,
     /// Things the user should know before the TUI takes the screen (printed to stderr).
     pub warnings: Vec<String>,
 }
@@ -236,6 +239,7 @@ impl Settings {
             }),
             row("max_event_bytes", &self.max_event_bytes, usize::to_string),
             row("record", &self.record, path),
+            row("utc", &self.utc, bool::to_string),
         ]
     }
 }
@@ -390,6 +394,9 @@ pub fn merge(
         expect_heartbeat,
         delivery_grace,
         record: optional(from_flag(monitor.record.clone())),
+        utc: from_flag(monitor.utc.then_some(true))
+            .or(file.get(f.utc))
+            .unwrap_or(Sourced::default(false)),
         config_file,
         warnings,
     })
@@ -616,6 +623,7 @@ mod tests {
                 "delivery_grace",
                 "max_event_bytes",
                 "record",
+                "utc",
             ]
         );
         let value = |name| &rows.iter().find(|r| r.name == name).unwrap().value;
@@ -625,10 +633,26 @@ mod tests {
         assert_eq!(value("config"), "test-config.toml (read)");
         assert_eq!(value("base_url"), "https://api.example.com/v1");
         assert_eq!(value("record"), "(none)");
+        assert_eq!(value("utc"), "false");
         assert!(
             rows.iter()
                 .all(|r| !r.value.contains("SECRET") && !r.value.contains("pa55word"))
         );
+    }
+
+    #[test]
+    fn utc_comes_from_the_flag_or_the_file_and_defaults_to_local_time() {
+        let (server, env) = (ServerArgs::default(), Environment::default());
+        let from_file = merged(&MonitorArgs::default(), &server, &env, "utc = true").unwrap();
+        assert_eq!(from_file.utc, Sourced::new(true, in_file()));
+        let flag = MonitorArgs {
+            utc: true,
+            ..MonitorArgs::default()
+        };
+        let from_flag = merged(&flag, &server, &env, "utc = false").unwrap();
+        assert_eq!(from_flag.utc, Sourced::new(true, Source::Flag));
+        let unset = merged(&MonitorArgs::default(), &server, &env, "").unwrap();
+        assert_eq!(unset.utc, Sourced::default(false));
     }
 
     #[test]
