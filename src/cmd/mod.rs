@@ -6,6 +6,7 @@ pub mod check;
 mod completions;
 mod config;
 mod export;
+mod export_log;
 mod man;
 mod pipeline;
 mod replay;

@@ -1,14 +1,18 @@
 //! The views: pure functions of the model and the view state. Every server-provided string goes
 //! through `sanitize` before it reaches a widget.
 
+pub mod filter;
 mod findings;
 mod footer;
 mod header;
 mod inbox;
+mod json;
 pub mod keys;
 mod log;
 mod popup;
 mod rate;
+mod sessions;
+pub mod time;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
@@ -18,7 +22,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
 use std::time::Duration;
 
 use crate::monitor::{Monitor, Severity};
-use crate::view::{Pane, Popup, ViewState};
+use crate::view::{Drawn, Pane, Popup, ViewState};
 
 pub use inbox::inbox_rows;
 pub use log::log_rows;
@@ -33,12 +37,13 @@ pub struct Target {
     pub expected_heartbeat: (Duration, Duration),
 }
 
-/// What a frame learned about the panes, for scrolling: rows in findings, log, inbox, and the
-/// height of a page.
+/// What a frame learned, for scrolling and clicks: each pane as drawn (in [`Pane::ALL`] order),
+/// the height of a page, and how far the open popup can scroll.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DrawInfo {
-    pub lens: [usize; 3],
+    pub panes: [Drawn; 4],
     pub page: usize,
+    pub popup_scroll_max: u16,
 }
 
 /// Colours, or none at all under `NO_COLOR`.
@@ -132,9 +137,15 @@ pub fn draw(
         Constraint::Length(1),
     ])
     .areas(area);
+    let [heartbeat_area, sessions_area] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(sessions_width(area.width)),
+    ])
+    .areas(rate_area);
     header::render(frame, header_area, m, view, target, theme);
     let findings_len = findings::render(frame, findings_area, &findings, view, theme);
-    rate::render(frame, rate_area, m, target, theme);
+    rate::render(frame, heartbeat_area, m, target, theme);
+    let sessions_len = sessions::render(frame, sessions_area, m, view, theme);
     let [log_area, inbox_area] = if area.width >= WIDE {
         Layout::horizontal([Constraint::Percentage(50); 2]).areas(body)
     } else {
@@ -146,15 +157,27 @@ pub fn draw(
     let log_len = log::render(frame, log_area, m, view, theme);
     let inbox_len = inbox::render(frame, inbox_area, m, view, theme);
     footer::render(frame, footer_area, view, theme);
-    match view.popup {
+    let popup_scroll_max = match view.popup {
         Some(Popup::Help) => popup::help(frame, area, view, theme),
         Some(Popup::Detail) => popup::detail(frame, area, m, view, &findings, theme),
-        None => {}
-    }
+        None => 0,
+    };
+    let drawn = |rows, area| Drawn { rows, area };
     DrawInfo {
-        lens: [findings_len, log_len, inbox_len],
+        panes: [
+            drawn(findings_len, findings_area),
+            drawn(sessions_len, sessions_area),
+            drawn(log_len, log_area),
+            drawn(inbox_len, inbox_area),
+        ],
         page: log_area.height.saturating_sub(3) as usize,
+        popup_scroll_max,
     }
+}
+
+/// The session timeline's share of the heartbeat row: a third, within reason.
+fn sessions_width(width: u16) -> u16 {
+    (width / 3).clamp(24, 64)
 }
 
 /// Whether `pane` has the focus (and no popup hides it).
@@ -175,6 +198,17 @@ pub fn human(d: Duration) -> String {
         format!("{:.1}s", d.as_secs_f64())
     } else {
         format!("{}ms", d.as_millis())
+    }
+}
+
+/// A duration precise enough to compare: `850 ms`, `15.1 s`, then as [`human`] from 100 s on.
+pub fn short_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if d < Duration::from_secs(100) {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        human(d)
     }
 }
 
