@@ -18,7 +18,7 @@ const CSV_HEADER: &str = "time,session,kind,type,id,data,bytes";
 /// Writes both files to the current directory; returns what the footer should say.
 pub(super) fn status(monitor: &Monitor) -> String {
     match export(monitor, Path::new(".")) {
-        Ok((ndjson, entries)) => format!("{entries} log entries written to {ndjson} and .csv"),
+        Ok((ndjson, entries)) => format!("{entries} entries → {ndjson} and .csv"),
         Err(e) => format!("event log export failed: {e}"),
     }
 }

@@ -18,6 +18,8 @@ use crate::view::ViewState;
 
 /// Between two keys in the footer.
 const GAP: &str = "  ";
+/// After the status and the filter error.
+const SEPARATOR: &str = "│ ";
 
 pub fn render(frame: &mut Frame, area: Rect, view: &ViewState, theme: Theme) {
     let key_style = theme.fg(Color::Cyan).add_modifier(Modifier::BOLD);
@@ -38,13 +40,13 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewState, theme: Theme) {
 
 /// What comes before the keys, in at most `width` columns: a status (e.g. where a report was
 /// written) first, so a narrow footer never hides it; the filter while it is typed; and why a
-/// filter is invalid, while it is.
+/// filter is invalid, while it is. Cut short, it still ends with a separator.
 fn lead(view: &ViewState, theme: Theme, key_style: Style, width: usize) -> Vec<Span<'static>> {
     let mut items: Vec<(String, Style)> = Vec::new();
     if let Some(status) = &view.status {
         let style = theme.fg(Color::Green).add_modifier(Modifier::BOLD);
         items.push((format!("{} ", sanitize::line(status)), style));
-        items.push(("│ ".into(), Style::default()));
+        items.push((SEPARATOR.into(), Style::default()));
     }
     if view.typing_filter {
         items.push(("filter: ".into(), key_style));
@@ -57,21 +59,30 @@ fn lead(view: &ViewState, theme: Theme, key_style: Style, width: usize) -> Vec<S
     if let Some(error) = view.filter.error() {
         let style = theme.severity(Severity::Error);
         items.push((format!("{} ", sanitize::line(error)), style));
-        items.push(("│ ".into(), Style::default()));
+        items.push((SEPARATOR.into(), Style::default()));
     }
-    let mut left = width;
-    items
+    let needed: usize = items.iter().map(|(text, _)| text.width()).sum();
+    if needed <= width {
+        return items
+            .into_iter()
+            .map(|(text, style)| Span::styled(text, style))
+            .collect();
+    }
+    let mut left = width.saturating_sub(SEPARATOR.width());
+    let mut spans: Vec<Span> = items
         .into_iter()
-        .map(|(text, style)| {
-            let text = if text.width() > left {
-                truncate(&text, left)
-            } else {
+        .filter_map(|(text, style)| {
+            let text = if text.width() <= left {
                 text
+            } else {
+                truncate(&text, left)
             };
             left -= text.width();
-            Span::styled(text, style)
+            (!text.is_empty()).then(|| Span::styled(text, style))
         })
-        .collect()
+        .collect();
+    spans.push(Span::raw(SEPARATOR));
+    spans
 }
 
 /// Columns the given footer keys take.

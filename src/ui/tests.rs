@@ -839,22 +839,26 @@ fn the_log_filter_by_type_and_regex_and_an_invalid_regex_in_the_footer() {
 
 #[test]
 fn the_footer_keeps_quit_and_help_beside_a_long_status_at_every_width() {
-    let status = "1234 log entries written to ./inboxtop-events-20261125T030020Z.ndjson and .csv";
+    let status = "report written to ./a/long/directory/name/inboxtop-report-20261125T030020Z.md";
     for width in 80..=200 {
         let view = ViewState {
             status: Some(status.into()),
+            filter: LogFilter::new("re:("),
             ..ViewState::default()
         };
         let text = flood().screen(&view, width, 24);
         let footer = footer_line(&text);
         assert!(
-            footer.contains("q quit") && footer.contains("? help"),
+            footer.contains("│ q quit") && footer.contains("? help"),
             "{width}: {footer}"
         );
-        assert!(
-            footer.starts_with("1234 log entries written"),
-            "{width}: {footer}"
-        );
+        assert!(footer.starts_with("report written to"), "{width}: {footer}");
+        if width >= 130 {
+            assert!(
+                footer.contains(&format!("{status} │ invalid regex: unclosed group │ ")),
+                "{width}: {footer}"
+            );
+        }
     }
 }
 
