@@ -203,10 +203,11 @@ pub fn human(d: Duration) -> String {
 
 /// A duration precise enough to compare: `850 ms`, `15.1 s`, then as [`human`] from 100 s on.
 pub fn short_duration(d: Duration) -> String {
+    let tenths = (d.as_millis() + 50) / 100;
     if d < Duration::from_secs(1) {
         format!("{} ms", d.as_millis())
-    } else if d < Duration::from_secs(100) {
-        format!("{:.1} s", d.as_secs_f64())
+    } else if tenths < 1000 {
+        format!("{}.{} s", tenths / 10, tenths % 10)
     } else {
         human(d)
     }
@@ -220,3 +221,21 @@ pub(crate) fn skip_for(selected: usize, height: usize) -> usize {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn short_durations_keep_a_tenth_of_a_second_below_100_s() {
+        let ms = Duration::from_millis;
+        assert_eq!(short_duration(ms(0)), "0 ms");
+        assert_eq!(short_duration(ms(999)), "999 ms");
+        assert_eq!(short_duration(ms(1000)), "1.0 s");
+        assert_eq!(short_duration(ms(15_049)), "15.0 s");
+        assert_eq!(short_duration(ms(15_050)), "15.1 s");
+        assert_eq!(short_duration(ms(99_949)), "99.9 s");
+        assert_eq!(short_duration(ms(99_950)), "1m39s", "never `100.0 s`");
+        assert_eq!(short_duration(ms(125_000)), "2m05s");
+    }
+}
