@@ -1,5 +1,5 @@
-//! The app loop: one `tokio::select!` merging observations, terminal events and a redraw
-//! deadline. The monitor has one writer (this loop); drawing happens only when something changed,
+//! The app loop: one `tokio::select!` merging observations, terminal events, notices from
+//! whoever runs the sources, and a redraw deadline. The monitor has one writer (this loop); drawing happens only when something changed,
 //! at most `MAX_FPS` times a second, after draining whatever observations are already queued.
 
 use crossterm::event::{Event, KeyEventKind};
@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::monitor::Monitor;
 use crate::observation::Observation;
 use crate::ui::{self, Target, Theme};
-use crate::view::{Action, Pane, ViewState};
+use crate::view::{Action, Export, Pane, ViewState};
 
 const MAX_FPS: u64 = 30;
 const FRAME: Duration = Duration::from_millis(1000 / MAX_FPS);
@@ -55,9 +55,16 @@ impl App {
         }
     }
 
+    /// A footer message that goes away after a few seconds (where an export was written).
     pub fn set_status(&mut self, status: String) {
         self.view.status = Some(status);
         self.status_until = Some(Instant::now() + STATUS_FOR);
+    }
+
+    /// A footer message that stays until another replaces it (why a replay ended).
+    pub fn set_notice(&mut self, notice: String) {
+        self.view.status = Some(notice);
+        self.status_until = None;
     }
 
     fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> io::Result<()> {
@@ -77,10 +84,12 @@ impl App {
         terminal
             .draw(|f| info = ui::draw(f, &self.monitor, &self.view, &self.target, self.theme))
             .map_err(|e| io::Error::other(e.to_string()))?;
-        self.view.set_len(Pane::Findings, info.lens[0]);
-        self.view.set_len(Pane::Log, info.lens[1]);
-        self.view.set_len(Pane::Inbox, info.lens[2]);
+        for (pane, drawn) in Pane::ALL.into_iter().zip(info.panes) {
+            self.view.set_drawn(pane, drawn);
+        }
         self.view.page = info.page;
+        self.view.popup_scroll_max = info.popup_scroll_max;
+        self.view.popup_scroll = self.view.popup_scroll.min(info.popup_scroll_max);
         self.frames += 1;
         Ok(())
     }
@@ -100,15 +109,17 @@ impl App {
     }
 }
 
-/// Runs until the user quits. `export` is called on `e` with the app, and returns the status line
-/// to show (e.g. where the report was written).
+/// Runs until the user quits. `notices` are shown in the footer until replaced (a closed channel
+/// is fine). `export` is called on `e` and `E` with the app and what to export, and returns the
+/// status to show (e.g. where the report was written).
 pub async fn run<B, E>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     mut observations: mpsc::Receiver<Observation>,
+    mut notices: mpsc::Receiver<String>,
     mut events: E,
     commands: mpsc::Sender<Command>,
-    mut export: impl FnMut(&App) -> String,
+    mut export: impl FnMut(&App, Export) -> String,
 ) -> color_eyre::Result<()>
 where
     B: Backend,
@@ -117,6 +128,7 @@ where
     let mut dirty = true;
     let mut next_frame = Instant::now();
     let mut sources_open = true;
+    let mut notices_open = true;
     loop {
         if dirty && Instant::now() >= next_frame {
             app.draw(terminal)?;
@@ -148,8 +160,8 @@ where
                     Action::ReplayPause => Some(Command::ReplayPause),
                     Action::ReplayStep => Some(Command::ReplayStep),
                     Action::ReplayJump => Some(Command::ReplayJump(Duration::from_secs(30))),
-                    Action::Export => {
-                        let status = export(app);
+                    Action::Export(what) => {
+                        let status = export(app, what);
                         app.set_status(status);
                         next_frame = Instant::now();
                         None
@@ -173,6 +185,13 @@ where
                         }
                     }
                     None => sources_open = false,
+                }
+                dirty = true;
+            }
+            notice = notices.recv(), if notices_open => {
+                match notice {
+                    Some(notice) => app.set_notice(notice),
+                    None => notices_open = false,
                 }
                 dirty = true;
             }
@@ -210,9 +229,10 @@ mod tests {
         let (key_tx, key_rx) = mpsc::unbounded_channel::<io::Result<Event>>();
         let events = tokio_stream::wrappers::UnboundedReceiverStream::new(key_rx);
         let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
+        let (notice_tx, notice_rx) = mpsc::channel(1);
         let driver = tokio::spawn(async move {
             // Keys arrive while the flood is being folded in.
-            for c in ['r', 's', 'e'] {
+            for c in ['r', 's', 'e', 'E'] {
                 key_tx.send(key(c)).unwrap();
                 tokio::task::yield_now().await;
             }
@@ -220,13 +240,22 @@ mod tests {
             key_tx.send(key('q')).unwrap();
             (key_tx, obs_tx)
         });
-        let mut exports = 0;
-        run(&mut terminal, &mut app, obs_rx, events, cmd_tx, |_| {
-            exports += 1;
-            "report written to ./r.md".into()
-        })
+        let mut exports = Vec::new();
+        run(
+            &mut terminal,
+            &mut app,
+            obs_rx,
+            notice_rx,
+            events,
+            cmd_tx,
+            |_, what| {
+                exports.push(what);
+                format!("{what:?} written")
+            },
+        )
         .await
         .unwrap();
+        drop(notice_tx);
         let _keep_channels_open = driver.await.unwrap();
         assert_eq!(app.monitor.events_total, 50_000, "no observation lost");
         assert!(
@@ -236,8 +265,8 @@ mod tests {
         );
         assert_eq!(cmd_rx.try_recv().ok(), Some(Command::Reconnect));
         assert_eq!(cmd_rx.try_recv().ok(), Some(Command::Probe));
-        assert_eq!(exports, 1);
-        assert_eq!(app.view.status.as_deref(), Some("report written to ./r.md"));
+        assert_eq!(exports, [Export::Report, Export::EventLog]);
+        assert_eq!(app.view.status.as_deref(), Some("EventLog written"));
         let screen: String = terminal
             .backend()
             .buffer()
@@ -246,8 +275,48 @@ mod tests {
             .map(|c| c.symbol())
             .collect();
         assert!(
-            screen.contains("report written to"),
+            screen.contains("EventLog written"),
             "the export status shows in the footer"
         );
+    }
+
+    #[tokio::test]
+    async fn a_notice_stays_in_the_footer_and_the_view_learns_the_panes() {
+        let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        let mut app = App::new(Monitor::new(Thresholds::default()), ui_target("test"));
+        let (_obs_tx, obs_rx) = mpsc::channel(1);
+        let (notice_tx, notice_rx) = mpsc::channel(1);
+        notice_tx
+            .send("recording line 4: not JSON".into())
+            .await
+            .unwrap();
+        drop(notice_tx);
+        let (key_tx, key_rx) = mpsc::unbounded_channel::<io::Result<Event>>();
+        let events = tokio_stream::wrappers::UnboundedReceiverStream::new(key_rx);
+        let (cmd_tx, _cmd_rx) = mpsc::channel(8);
+        let driver = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            key_tx.send(key('q')).unwrap();
+            key_tx
+        });
+        run(
+            &mut terminal,
+            &mut app,
+            obs_rx,
+            notice_rx,
+            events,
+            cmd_tx,
+            |_, _| String::new(),
+        )
+        .await
+        .unwrap();
+        let _keep_keys_open = driver.await.unwrap();
+        let footer: String = (0..100)
+            .map(|x| terminal.backend().buffer()[(x, 29)].symbol().to_owned())
+            .collect();
+        assert!(footer.starts_with("recording line 4: not JSON"), "{footer}");
+        assert!(app.status_until.is_none(), "a notice does not expire");
+        let log = app.view.panes[2].area;
+        assert!(log.width > 0 && log.height > 0, "the log's area is known");
     }
 }

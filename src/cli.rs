@@ -108,6 +108,9 @@ pub struct MonitorArgs {
     /// RUST_LOG replaces it]
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Show the TUI's times in UTC instead of local time [config: utc]
+    #[arg(long, global = true)]
+    pub utc: bool,
 }
 
 /// The simulator's knobs. Their defaults are the simulator's own (`SimConfig::default()`), for

@@ -154,6 +154,7 @@ pub struct FileConfig {
     pub delivery_grace: Option<String>,
     pub max_event_bytes: Option<usize>,
     pub ca_cert: Option<PathBuf>,
+    pub utc: Option<bool>,
 }
 
 /// Everything a monitoring command needs, merged from all layers, each with its source.
@@ -176,6 +177,8 @@ pub struct Settings {
     /// A PEM file of CAs trusted besides the OS store.
     pub ca_cert: Sourced<Option<PathBuf>>,
     pub log: LogSettings,
+    /// The TUI shows times in UTC rather than local time.
+    pub utc: Sourced<bool>,
     /// Things the user should know before the TUI takes the screen (printed to stderr).
     pub warnings: Vec<String>,
 }
@@ -247,6 +250,7 @@ impl Settings {
             row("ca_cert", &self.ca_cert, path),
             row("log_file", &self.log.file, path),
             row("log_filter", &self.log.filter, String::clone),
+            row("utc", &self.utc, bool::to_string),
         ]
     }
 }
@@ -476,6 +480,9 @@ pub fn merge(
         record: optional(from_flag(monitor.record.clone())),
         ca_cert: optional(from_flag(monitor.ca_cert.clone()).or(file.get(f.ca_cert.clone()))),
         log: log_settings(monitor, environment),
+        utc: from_flag(monitor.utc.then_some(true))
+            .or(file.get(f.utc))
+            .unwrap_or(Sourced::default(false)),
         config_file,
         warnings,
     })
@@ -705,6 +712,7 @@ mod tests {
                 "ca_cert",
                 "log_file",
                 "log_filter",
+                "utc",
             ]
         );
         let value = |name| &rows.iter().find(|r| r.name == name).unwrap().value;
@@ -714,6 +722,7 @@ mod tests {
         assert_eq!(value("config"), "test-config.toml (read)");
         assert_eq!(value("base_url"), "https://api.example.com/v1");
         assert_eq!(value("record"), "(none)");
+        assert_eq!(value("utc"), "false");
         assert!(
             rows.iter()
                 .all(|r| !r.value.contains("SECRET") && !r.value.contains("pa55word"))
@@ -789,6 +798,21 @@ mod tests {
             s.ignored.as_deref().is_some_and(|w| w.contains("RUST_LOG")),
             "{s:?}"
         );
+    }
+
+    #[test]
+    fn utc_comes_from_the_flag_or_the_file_and_defaults_to_local_time() {
+        let (server, env) = (ServerArgs::default(), Environment::default());
+        let from_file = merged(&MonitorArgs::default(), &server, &env, "utc = true").unwrap();
+        assert_eq!(from_file.utc, Sourced::new(true, in_file()));
+        let flag = MonitorArgs {
+            utc: true,
+            ..MonitorArgs::default()
+        };
+        let from_flag = merged(&flag, &server, &env, "utc = false").unwrap();
+        assert_eq!(from_flag.utc, Sourced::new(true, Source::Flag));
+        let unset = merged(&MonitorArgs::default(), &server, &env, "").unwrap();
+        assert_eq!(unset.utc, Sourced::default(false));
     }
 
     #[test]

@@ -1,35 +1,49 @@
-//! View state: what the user is looking at (focus, scroll, pause, filter, popups) and how keys
-//! change it. Pure: `on_key` returns an [`Action`] for the app loop to carry out.
+//! View state: what the user is looking at (focus, scroll, pause, filter, popups, clock) and how
+//! keys and the mouse change it. Pure: `on_key` returns an [`Action`] for the app loop to carry out.
 
-use crossterm::event::{KeyCode, KeyEvent, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
 
+use crate::ui::filter::LogFilter;
 use crate::ui::keys::{self, Effect, Mode};
+use crate::ui::time::Zone;
 
 /// Rows a page key scrolls a popup.
 const POPUP_PAGE: u16 = 10;
+/// Rows the mouse wheel scrolls.
+const WHEEL: u16 = 3;
 /// The longest filter a user can type.
 const MAX_FILTER_CHARS: usize = 64;
 
-/// The panes that take focus, in Tab order.
+/// The panes that take focus, in Tab order (top to bottom, left to right).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Pane {
     Findings,
+    /// The session timeline.
+    Sessions,
     #[default]
     Log,
     Inbox,
 }
 
 impl Pane {
-    fn next(self) -> Pane {
+    pub const ALL: [Pane; 4] = [Pane::Findings, Pane::Sessions, Pane::Log, Pane::Inbox];
+
+    fn index(self) -> usize {
         match self {
-            Pane::Findings => Pane::Log,
-            Pane::Log => Pane::Inbox,
-            Pane::Inbox => Pane::Findings,
+            Pane::Findings => 0,
+            Pane::Sessions => 1,
+            Pane::Log => 2,
+            Pane::Inbox => 3,
         }
     }
 
+    fn next(self) -> Pane {
+        Pane::ALL[(self.index() + 1) % Pane::ALL.len()]
+    }
+
     fn prev(self) -> Pane {
-        self.next().next()
+        Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
     }
 }
 
@@ -38,6 +52,15 @@ pub enum Popup {
     Help,
     /// The selected row of the focused pane, in full.
     Detail,
+}
+
+/// What `e` and `E` write to the current directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    /// The report, markdown and JSON.
+    Report,
+    /// The event log, NDJSON and CSV.
+    EventLog,
 }
 
 /// What the app loop should do after a key.
@@ -49,7 +72,7 @@ pub enum Action {
     Quit,
     Reconnect,
     Probe,
-    Export,
+    Export(Export),
     /// Replay only: pause/resume the recording, step one observation, jump ahead.
     ReplayPause,
     ReplayStep,
@@ -88,19 +111,28 @@ impl Scroll {
     }
 }
 
+/// A pane as last drawn: its rows (for PgUp/PgDn and clamping) and where it is (for clicks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Drawn {
+    pub rows: usize,
+    pub area: Rect,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ViewState {
     pub focus: Pane,
+    pub findings: Scroll,
+    pub sessions: Scroll,
     pub log: Scroll,
     pub inbox: Scroll,
-    pub findings: Scroll,
     pub popup: Option<Popup>,
-    /// Scroll offset inside the detail popup.
+    /// Scroll offset inside the popup, and the largest that shows something (as last drawn).
     pub popup_scroll: u16,
+    pub popup_scroll_max: u16,
     /// Paused: the panes keep showing what they showed; `paused_at` is the log total then.
     pub paused_at: Option<(u64, u64)>,
-    /// Case-insensitive log filter; `typing` while the user edits it.
-    pub filter: String,
+    /// The log filter; `typing` while the user edits it.
+    pub filter: LogFilter,
     pub typing_filter: bool,
     /// Log entries with a total index below this were cleared from view.
     pub cleared_before: u64,
@@ -108,17 +140,11 @@ pub struct ViewState {
     pub replay: bool,
     /// A short message for the footer (e.g. where a report was written).
     pub status: Option<String>,
-    /// Rows in each list pane as last drawn (for PgUp/PgDn and clamping).
-    pub lens: [usize; 3],
+    /// The clock times are shown on.
+    pub zone: Zone,
+    /// Each pane as last drawn, in [`Pane::ALL`] order.
+    pub panes: [Drawn; 4],
     pub page: usize,
-}
-
-fn pane_index(p: Pane) -> usize {
-    match p {
-        Pane::Findings => 0,
-        Pane::Log => 1,
-        Pane::Inbox => 2,
-    }
 }
 
 impl ViewState {
@@ -129,9 +155,14 @@ impl ViewState {
     fn scroll_mut(&mut self, p: Pane) -> &mut Scroll {
         match p {
             Pane::Findings => &mut self.findings,
+            Pane::Sessions => &mut self.sessions,
             Pane::Log => &mut self.log,
             Pane::Inbox => &mut self.inbox,
         }
+    }
+
+    fn rows(&self, p: Pane) -> usize {
+        self.panes[p.index()].rows
     }
 
     /// Pauses or resumes; pausing remembers the log and inbox totals so the view can hold still.
@@ -165,14 +196,15 @@ impl ViewState {
     }
 
     fn apply(&mut self, effect: Effect, log_total: u64, inbox_total: u64) -> Action {
-        let len = self.lens[pane_index(self.focus)];
+        let len = self.rows(self.focus);
         let page = self.page.max(1) as isize;
         let focused = self.scroll_mut(self.focus);
         match effect {
             Effect::Quit => return Action::Quit,
             Effect::Reconnect => return Action::Reconnect,
             Effect::Probe => return Action::Probe,
-            Effect::Export => return Action::Export,
+            Effect::Export => return Action::Export(Export::Report),
+            Effect::ExportLog => return Action::Export(Export::EventLog),
             Effect::ReplayPause => return Action::ReplayPause,
             Effect::ReplayStep => return Action::ReplayStep,
             Effect::ReplayJump => return Action::ReplayJump,
@@ -187,7 +219,7 @@ impl ViewState {
             Effect::Detail if len > 0 => self.open(Popup::Detail),
             Effect::Detail => return Action::None,
             Effect::Help => self.open(Popup::Help),
-            Effect::Back if !self.filter.is_empty() => self.filter.clear(),
+            Effect::Back if !self.filter.is_empty() => self.filter = LogFilter::default(),
             Effect::Back => return Action::None,
             Effect::Pause => self.toggle_pause(log_total, inbox_total),
             Effect::StartFilter => {
@@ -213,36 +245,48 @@ impl ViewState {
     fn open(&mut self, popup: Popup) {
         self.popup = Some(popup);
         self.popup_scroll = 0;
+        // Unknown until the popup is drawn.
+        self.popup_scroll_max = u16::MAX;
     }
 
     /// A popup takes the keys while it is open: it scrolls, closes, or lets the user quit.
     fn in_popup(&mut self, popup: Popup, effect: Effect) -> Action {
-        let scroll = &mut self.popup_scroll;
         match effect {
             Effect::Quit => return Action::Quit,
             Effect::Back | Effect::Detail => self.popup = None,
             Effect::Help if popup == Popup::Help => self.popup = None,
-            Effect::Older => *scroll = scroll.saturating_sub(1),
-            Effect::Newer => *scroll = scroll.saturating_add(1),
-            Effect::PageOlder => *scroll = scroll.saturating_sub(POPUP_PAGE),
-            Effect::PageNewer => *scroll = scroll.saturating_add(POPUP_PAGE),
-            Effect::Oldest => *scroll = 0,
+            Effect::Older => self.scroll_popup(-1),
+            Effect::Newer => self.scroll_popup(1),
+            Effect::PageOlder => self.scroll_popup(-i32::from(POPUP_PAGE)),
+            Effect::PageNewer => self.scroll_popup(i32::from(POPUP_PAGE)),
+            Effect::Oldest => self.popup_scroll = 0,
+            Effect::Newest => self.popup_scroll = self.popup_scroll_max,
             _ => return Action::None,
         }
         Action::Redraw
     }
 
-    /// Changes the filter being typed; `keep_typing` false ends the typing. The log follows again,
-    /// since what it shows has changed.
+    /// Scrolls the popup `rows` down (+) or up (−), within what it has to show.
+    fn scroll_popup(&mut self, rows: i32) {
+        let next = i32::from(self.popup_scroll) + rows;
+        self.popup_scroll = next.clamp(0, i32::from(self.popup_scroll_max)) as u16;
+    }
+
+    /// Changes the filter being typed (compiling it anew if it changed); `keep_typing` false ends
+    /// the typing. The log follows again, since what it shows has changed.
     fn edit_filter(&mut self, edit: impl FnOnce(&mut String), keep_typing: bool) {
-        edit(&mut self.filter);
+        let mut text = self.filter.text().to_owned();
+        edit(&mut text);
+        if text != self.filter.text() {
+            self.filter = LogFilter::new(&text);
+        }
         self.typing_filter = keep_typing;
         self.log = Scroll::default();
     }
 
     fn type_into_filter(&mut self, key: KeyEvent) -> Action {
         match key.code {
-            KeyCode::Char(c) if self.filter.chars().count() < MAX_FILTER_CHARS => {
+            KeyCode::Char(c) if self.filter.text().chars().count() < MAX_FILTER_CHARS => {
                 self.edit_filter(|f| f.push(c), true);
                 Action::Redraw
             }
@@ -250,30 +294,53 @@ impl ViewState {
         }
     }
 
-    /// Mouse wheel scrolls the focused pane (or the popup).
+    /// The wheel scrolls the focused pane (or the popup); a click on a pane focuses it.
     pub fn on_mouse(&mut self, mouse: MouseEvent) -> Action {
-        let delta = match mouse.kind {
-            MouseEventKind::ScrollUp => 3,
-            MouseEventKind::ScrollDown => -3,
+        let rows: i16 = match mouse.kind {
+            MouseEventKind::ScrollUp => -(WHEEL as i16),
+            MouseEventKind::ScrollDown => WHEEL as i16,
+            MouseEventKind::Down(MouseButton::Left) => {
+                return self.click(Position::new(mouse.column, mouse.row));
+            }
             _ => return Action::None,
         };
         if self.popup.is_some() {
-            self.popup_scroll = if delta > 0 {
-                self.popup_scroll.saturating_sub(3)
-            } else {
-                self.popup_scroll.saturating_add(3)
-            };
+            self.scroll_popup(i32::from(rows));
         } else {
-            let len = self.lens[pane_index(self.focus)];
+            let len = self.rows(self.focus);
             let focus = self.focus;
-            self.scroll_mut(focus).by(delta, len);
+            // Up the screen is older in every pane.
+            self.scroll_mut(focus).by(-isize::from(rows), len);
         }
         Action::Redraw
     }
 
-    /// Records how many rows each pane has, so scrolling clamps to what exists.
-    pub fn set_len(&mut self, pane: Pane, len: usize) {
-        self.lens[pane_index(pane)] = len;
+    /// Focuses the pane under `at`, unless a popup covers the panes.
+    fn click(&mut self, at: Position) -> Action {
+        if self.popup.is_some() {
+            return Action::None;
+        }
+        match Pane::ALL
+            .into_iter()
+            .find(|p| self.panes[p.index()].area.contains(at))
+        {
+            Some(pane) if pane != self.focus => {
+                self.focus = pane;
+                Action::Redraw
+            }
+            _ => Action::None,
+        }
+    }
+
+    /// Records how each pane was drawn, so scrolling clamps to what exists and clicks land.
+    pub fn set_drawn(&mut self, pane: Pane, drawn: Drawn) {
+        self.panes[pane.index()] = drawn;
+    }
+
+    /// Records only a pane's rows (tests that draw nothing).
+    #[cfg(test)]
+    pub fn set_len(&mut self, pane: Pane, rows: usize) {
+        self.panes[pane.index()].rows = rows;
     }
 }
 
@@ -295,6 +362,9 @@ mod tests {
         assert_eq!(v.focus, Pane::Inbox);
         v.on_key(key(KeyCode::Tab), 0, 0);
         assert_eq!(v.focus, Pane::Findings);
+        v.on_key(key(KeyCode::Tab), 0, 0);
+        assert_eq!(v.focus, Pane::Sessions);
+        v.on_key(key(KeyCode::BackTab), 0, 0);
         v.on_key(key(KeyCode::BackTab), 0, 0);
         assert_eq!(v.focus, Pane::Inbox);
     }
@@ -337,7 +407,14 @@ mod tests {
         assert_eq!(v.cleared_before, 99);
         assert_eq!(v.on_key(key(KeyCode::Char('r')), 0, 0), Action::Reconnect);
         assert_eq!(v.on_key(key(KeyCode::Char('s')), 0, 0), Action::Probe);
-        assert_eq!(v.on_key(key(KeyCode::Char('e')), 0, 0), Action::Export);
+        assert_eq!(
+            v.on_key(key(KeyCode::Char('e')), 0, 0),
+            Action::Export(Export::Report)
+        );
+        assert_eq!(
+            v.on_key(key(KeyCode::Char('E')), 0, 0),
+            Action::Export(Export::EventLog)
+        );
         assert_eq!(
             v.on_key(key(KeyCode::Char(' ')), 0, 0),
             Action::None,
@@ -352,11 +429,11 @@ mod tests {
         for c in "msg q".chars() {
             v.on_key(key(KeyCode::Char(c)), 0, 0);
         }
-        assert_eq!(v.filter, "msg q", "q types, it does not quit");
+        assert_eq!(v.filter.text(), "msg q", "q types, it does not quit");
         v.on_key(key(KeyCode::Backspace), 0, 0);
         v.on_key(key(KeyCode::Enter), 0, 0);
         assert!(!v.typing_filter);
-        assert_eq!(v.filter, "msg ");
+        assert_eq!(v.filter.text(), "msg ");
         v.on_key(key(KeyCode::Esc), 0, 0);
         assert!(v.filter.is_empty());
     }
@@ -384,6 +461,79 @@ mod tests {
         v.on_key(key(KeyCode::Char('?')), 0, 0);
         assert_eq!(v.popup, Some(Popup::Detail), "? closes only the help");
         assert_eq!(v.on_key(key(KeyCode::Char('q')), 0, 0), Action::Quit);
+    }
+
+    #[test]
+    fn popup_scrolling_stops_at_what_the_popup_has_to_show() {
+        let mut v = ViewState::default();
+        v.set_len(Pane::Log, 3);
+        v.on_key(key(KeyCode::Enter), 0, 0);
+        v.popup_scroll_max = 4; // as the popup's draw sets it
+        for _ in 0..3 {
+            v.on_key(key(KeyCode::PageDown), 0, 0);
+        }
+        assert_eq!(v.popup_scroll, 4);
+        v.on_key(key(KeyCode::Up), 0, 0);
+        assert_eq!(v.popup_scroll, 3);
+        v.on_key(key(KeyCode::Home), 0, 0);
+        assert_eq!(v.popup_scroll, 0);
+        v.on_mouse(mouse(MouseEventKind::ScrollUp, 0, 0));
+        assert_eq!(v.popup_scroll, 0);
+        v.on_key(key(KeyCode::End), 0, 0);
+        assert_eq!(v.popup_scroll, 4);
+        v.on_mouse(mouse(MouseEventKind::ScrollDown, 0, 0));
+        assert_eq!(v.popup_scroll, 4);
+    }
+
+    fn mouse(kind: MouseEventKind, column: u16, row: u16) -> MouseEvent {
+        MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        }
+    }
+
+    #[test]
+    fn a_click_focuses_the_pane_under_it_and_the_wheel_scrolls_the_focused_one() {
+        let mut v = ViewState::default();
+        for (pane, y) in Pane::ALL.into_iter().zip([0, 5, 10, 20]) {
+            let area = Rect::new(0, y, 80, 5);
+            v.set_drawn(pane, Drawn { rows: 10, area });
+        }
+        let click = |column, row| mouse(MouseEventKind::Down(MouseButton::Left), column, row);
+        assert_eq!(v.on_mouse(click(3, 6)), Action::Redraw);
+        assert_eq!(v.focus, Pane::Sessions);
+        assert_eq!(v.on_mouse(click(3, 6)), Action::None, "already focused");
+        assert_eq!(v.on_mouse(click(3, 16)), Action::None, "no pane there");
+        assert_eq!(v.focus, Pane::Sessions);
+        v.on_mouse(mouse(MouseEventKind::ScrollUp, 50, 22));
+        assert_eq!(v.sessions.selected_from_newest, Some(3), "up is older");
+        assert!(v.inbox.following(), "the wheel scrolls the focused pane");
+        v.on_mouse(click(79, 24));
+        assert_eq!(v.focus, Pane::Inbox);
+        v.popup = Some(Popup::Help);
+        assert_eq!(
+            v.on_mouse(click(3, 1)),
+            Action::None,
+            "a popup covers the panes"
+        );
+        assert_eq!(v.focus, Pane::Inbox);
+    }
+
+    #[test]
+    fn a_filter_is_compiled_as_it_is_typed_and_an_invalid_one_says_so() {
+        let mut v = ViewState::default();
+        for c in "/re:(".chars() {
+            v.on_key(key(KeyCode::Char(c)), 0, 0);
+        }
+        assert_eq!(v.filter.error(), Some("invalid regex: unclosed group"));
+        v.on_key(key(KeyCode::Char(')')), 0, 0);
+        assert_eq!(v.filter.error(), None);
+        v.on_key(key(KeyCode::Enter), 0, 0);
+        assert_eq!(v.filter.text(), "re:()");
+        v.on_key(key(KeyCode::Esc), 0, 0);
+        assert!(v.filter.is_empty(), "Esc clears a kept filter");
     }
 
     #[test]
@@ -424,8 +574,11 @@ mod tests {
         ViewState {
             replay: mode == Mode::Replay,
             typing_filter: mode == Mode::TypingFilter,
-            filter: "x".into(),
-            lens: [3, 3, 3],
+            filter: LogFilter::new("x"),
+            panes: [Drawn {
+                rows: 3,
+                area: Rect::default(),
+            }; 4],
             page: 2,
             ..ViewState::default()
         }
@@ -442,7 +595,8 @@ mod tests {
                         Effect::Quit => Action::Quit,
                         Effect::Reconnect => Action::Reconnect,
                         Effect::Probe => Action::Probe,
-                        Effect::Export => Action::Export,
+                        Effect::Export => Action::Export(Export::Report),
+                        Effect::ExportLog => Action::Export(Export::EventLog),
                         Effect::ReplayPause => Action::ReplayPause,
                         Effect::ReplayStep => Action::ReplayStep,
                         Effect::ReplayJump => Action::ReplayJump,
@@ -495,6 +649,7 @@ mod tests {
             KeyCode::Char('/'),
             KeyCode::Char('c'),
             KeyCode::Char('e'),
+            KeyCode::Char('E'),
             KeyCode::Char('?'),
         ];
         for mode in [Mode::Live, Mode::Replay] {

@@ -145,6 +145,45 @@ fn demo_runs_in_a_real_terminal_and_gives_it_back() {
     );
 }
 
+#[test]
+fn the_flood_shows_its_sessions_as_a_timeline_and_one_opens_in_full() {
+    let Some(tmux) = Tmux::start("timeline") else {
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_inboxtop");
+    let cmd = format!(
+        "{bin} demo --scenario heartbeat-flood --time-scale 5; echo timeline-exit=$((100 + $?))"
+    );
+    tmux.keys(&[&cmd, "Enter"]);
+    // Several short sessions, each ended by the server: a row of EOF marks, one bar each.
+    let screen = tmux.wait_for("several ended sessions in the timeline", |s| {
+        s.contains("E EOF") && s.contains("E E E")
+    });
+    let rows: Vec<&str> = screen.lines().collect();
+    let mark_row = rows.iter().position(|l| l.contains("E E E")).unwrap();
+    let marks_from = rows[mark_row][..rows[mark_row].find("E E E").unwrap()]
+        .chars()
+        .count();
+    let bars = rows[mark_row - 1]
+        .chars()
+        .skip(marks_from)
+        .filter(|c| "▁▂▃▄▅▆▇█".contains(*c))
+        .count();
+    assert!(bars >= 3, "a bar above each ended session:\n{screen}");
+    assert!(
+        screen.contains("p50") && screen.contains("below"),
+        "the flood's intervals are below the band:\n{screen}"
+    );
+    // Log → inbox → findings → sessions, then the newest session in full.
+    tmux.keys(&["Tab", "Tab", "Tab", "Enter"]);
+    tmux.wait_for("a session in full", |s| {
+        s.contains("how it ended") && s.contains("heartbeats")
+    });
+    tmux.keys(&["Escape", "q"]);
+    let screen = tmux.wait_for("the shell", |s| s.contains("timeline-exit=1"));
+    assert!(screen.contains("timeline-exit=100"), "{screen}");
+}
+
 /// Whether the shell printed `{tag}:<exit status>:` (the command line shows `{tag}:$?:`).
 fn exited(screen: &str, tag: &str) -> bool {
     screen

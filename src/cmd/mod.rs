@@ -7,6 +7,7 @@ mod completions;
 mod config;
 mod export;
 mod exporter;
+mod export_log;
 mod man;
 mod pipeline;
 mod replay;

@@ -1,4 +1,5 @@
-//! `replay`: a recording in the TUI, at any speed, with pause, step and jump.
+//! `replay`: a recording in the TUI, at any speed, with pause, step and jump. How the replay
+//! ended — every observation sent, or a broken line — is shown in the footer as it happens.
 
 use color_eyre::eyre::{Result, eyre};
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use crate::monitor::{Monitor, Thresholds};
 use crate::record::{Header, Reader};
 use crate::source::replay::{ReplayCommand, ReplayEnd, run_replay};
 use crate::ui::Target;
+use crate::ui::time::Zone;
 
 pub(super) async fn run(settings: Settings, args: ReplayArgs) -> Result<ExitCode> {
     let reader = Reader::open(&args.file).map_err(|e| eyre!("{e}"))?;
@@ -25,15 +27,18 @@ pub(super) async fn run(settings: Settings, args: ReplayArgs) -> Result<ExitCode
         target(&args, &header, &thresholds),
     );
     app.view.replay = true;
+    app.view.zone = Zone::from_utc_setting(settings.utc.value);
     let (tx, observations) = mpsc::channel(CHANNEL);
     let (replay_tx, replay_rx) = mpsc::channel(16);
-    let player = tokio::spawn(run_replay(
-        reader,
-        args.speed,
-        args.from.unwrap_or_default(),
-        tx,
-        replay_rx,
-    ));
+    let (notice_tx, notices) = mpsc::channel(1);
+    let (speed, from) = (args.speed, args.from.unwrap_or_default());
+    let player = tokio::spawn(async move {
+        let end = run_replay(reader, speed, from, tx, replay_rx).await;
+        if let Some(notice) = notice(&end) {
+            let _ = notice_tx.send(notice).await;
+        }
+        end
+    });
     let (commands, mut command_rx) = mpsc::channel(16);
     let forward = tokio::spawn(async move {
         while let Some(cmd) = command_rx.recv().await {
@@ -46,7 +51,7 @@ pub(super) async fn run(settings: Settings, args: ReplayArgs) -> Result<ExitCode
             let _ = replay_tx.try_send(replay_cmd);
         }
     });
-    let outcome = run_tui(&mut app, observations, commands, &context).await;
+    let outcome = run_tui(&mut app, observations, notices, commands, &context).await;
     forward.abort();
     outcome?;
     if !player.is_finished() {
@@ -55,6 +60,18 @@ pub(super) async fn run(settings: Settings, args: ReplayArgs) -> Result<ExitCode
         eprintln!("inboxtop: {error} (replayed the {sent} observations before it)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the footer says when the replay ends by itself.
+fn notice(end: &ReplayEnd) -> Option<String> {
+    match end {
+        ReplayEnd::Finished { sent } => Some(format!("replay finished: {sent} observations")),
+        ReplayEnd::Broken { sent, error } => Some(format!(
+            "recording broken at line {}: {} (replayed the {sent} observations before it)",
+            error.line, error.message
+        )),
+        ReplayEnd::Stopped { .. } => None,
+    }
 }
 
 fn target(args: &ReplayArgs, header: &Header, thresholds: &Thresholds) -> Target {
@@ -67,5 +84,35 @@ fn target(args: &ReplayArgs, header: &Header, thresholds: &Thresholds) -> Target
             speed => format!("replay: {} ({speed}×)", args.file.display()),
         },
         expected_heartbeat: (thresholds.heartbeat_min, thresholds.heartbeat_max),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::ReadError;
+
+    #[test]
+    fn the_footer_names_the_broken_line_and_its_error() {
+        let broken = ReplayEnd::Broken {
+            sent: 2,
+            error: ReadError {
+                path: "r.ndjson".into(),
+                line: 4,
+                message: "not an observation: expected value".into(),
+            },
+        };
+        assert_eq!(
+            notice(&broken).as_deref(),
+            Some(
+                "recording broken at line 4: not an observation: expected value \
+                 (replayed the 2 observations before it)"
+            )
+        );
+        assert_eq!(
+            notice(&ReplayEnd::Finished { sent: 9 }).as_deref(),
+            Some("replay finished: 9 observations")
+        );
+        assert_eq!(notice(&ReplayEnd::Stopped { sent: 1 }), None);
     }
 }

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::export;
 use super::pipeline::{Pipeline, Watched};
+use super::{export, export_log};
 use crate::app::{self, App, Command as AppCommand};
 use crate::cli::SimArgs;
 use crate::config::Settings;
@@ -17,6 +17,8 @@ use crate::record;
 use crate::report::ReportContext;
 use crate::source::{self, Endpoint, StreamCommand};
 use crate::ui::Target;
+use crate::ui::time::Zone;
+use crate::view::Export;
 
 pub(super) async fn demo(settings: Settings, sim: SimArgs) -> Result<ExitCode> {
     let mut fleet = Watched::simulated(&settings, &sim).await?;
@@ -32,11 +34,14 @@ pub(super) async fn watch(settings: Settings) -> Result<ExitCode> {
 async fn monitor(watched: Watched, settings: Settings) -> Result<ExitCode> {
     let mut pipeline = Pipeline::start(std::slice::from_ref(&watched), &settings).await?;
     let mut app = App::new(Monitor::new(watched.thresholds.clone()), target(&watched));
+    app.view.zone = Zone::from_utc_setting(settings.utc.value);
     let (commands, command_rx) = mpsc::channel(16);
     let handler = handle_commands(command_rx, &pipeline, watched.endpoint.clone());
     let observations = std::mem::replace(&mut pipeline.observations, mpsc::channel(1).1);
+    // A live source has nothing to announce: the notice channel starts closed.
+    let notices = mpsc::channel(1).1;
     let context = watched.report_context(&settings);
-    let result = run_tui(&mut app, observations, commands, &context).await;
+    let result = run_tui(&mut app, observations, notices, commands, &context).await;
     handler.abort();
     pipeline.finish().await?;
     drop(watched);
@@ -86,18 +91,23 @@ fn target(watched: &Watched) -> Target {
     }
 }
 
-/// The TUI over `observations` until the user quits or SIGTERM; the terminal is restored on
-/// every path.
+/// The TUI over `observations` (and `notices` for the footer) until the user quits or SIGTERM;
+/// the terminal is restored on every path.
 pub(super) async fn run_tui(
     app: &mut App,
     observations: mpsc::Receiver<Observation>,
+    notices: mpsc::Receiver<String>,
     commands: mpsc::Sender<AppCommand>,
     context: &ReportContext,
 ) -> Result<()> {
     let mut terminal = crate::terminal::enter().wrap_err("could not take over the terminal")?;
     let events = crossterm::event::EventStream::new();
+    let export = |app: &App, what| match what {
+        Export::Report => export::status(app, context),
+        Export::EventLog => export_log::status(&app.monitor),
+    };
     let outcome = tokio::select! {
-        r = app::run(&mut terminal, app, observations, events, commands, |app| export::status(app, context)) => r,
+        r = app::run(&mut terminal, app, observations, notices, events, commands, export) => r,
         () = super::terminated() => Ok(()),
     };
     crate::terminal::restore();

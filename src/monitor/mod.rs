@@ -6,6 +6,7 @@
 pub mod connection;
 pub mod diagnosis;
 pub mod inbox;
+pub mod intervals;
 pub mod log;
 pub mod rate;
 pub mod ring;

@@ -7,11 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState};
 
 use super::log::truncate;
-use super::{Theme, focused, human, pane_block, skip_for};
+use super::{Theme, focused, human, pane_block, short_duration, skip_for};
 use crate::monitor::Monitor;
 use crate::monitor::inbox::InboxEntry;
 use crate::sanitize;
 use crate::view::{Pane, ViewState};
+use std::time::Duration;
 
 /// The entries the view shows, newest first (holding still while paused).
 pub fn inbox_rows<'a>(
@@ -37,7 +38,7 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Monitor, view: &ViewState, them
         .skip(skip)
         .take(height)
         .map(|(i, e)| {
-            let line = row(m, e, theme, width);
+            let line = row(m, e, view, theme, width);
             if is_focused && !view.inbox.following() && i == selected {
                 line.style(theme.selected())
             } else {
@@ -68,14 +69,16 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Monitor, view: &ViewState, them
     len
 }
 
-/// The stream mark of a message, with its colour.
+/// The stream mark of a message, with its colour: which side saw it first and by how much, or
+/// how long it has been reachable only by polling — words, never a signed number.
 pub fn mark(m: &Monitor, e: &InboxEntry) -> (String, Color) {
-    if let Some(lead) = e.stream_lead() {
-        let sign = if lead <= 0 { "−" } else { "+" };
-        return (
-            format!("✓ stream {sign}{}ms", lead.unsigned_abs()),
-            Color::Green,
-        );
+    if let Some(lead_ms) = e.stream_lead() {
+        let color = if lead_ms <= 0 {
+            Color::Green
+        } else {
+            Color::Yellow
+        };
+        return (format!("✓ {}", lead_label(lead_ms)), color);
     }
     if e.streamed.is_some() {
         return ("✓ stream".into(), Color::Green);
@@ -87,7 +90,7 @@ pub fn mark(m: &Monitor, e: &InboxEntry) -> (String, Color) {
         Some(w) => {
             let late = w > m.thresholds.delivery_grace;
             (
-                format!("⚠ poll only {}", human(w)),
+                format!("⚠ {}", poll_only_label(w)),
                 if late { Color::Red } else { Color::Yellow },
             )
         }
@@ -95,18 +98,36 @@ pub fn mark(m: &Monitor, e: &InboxEntry) -> (String, Color) {
     }
 }
 
-fn row(m: &Monitor, e: &InboxEntry, theme: Theme, width: usize) -> Line<'static> {
+/// `stream first by 2.6 s` or `poll first by 1.2 s`, from stream arrival minus poll arrival.
+pub fn lead_label(lead_ms: i64) -> String {
+    let by = short_duration(Duration::from_millis(lead_ms.unsigned_abs()));
+    match lead_ms.signum() {
+        -1 => format!("stream first by {by}"),
+        1 => format!("poll first by {by}"),
+        _ => "stream and poll tied".into(),
+    }
+}
+
+/// `poll only for 14s`: an age, written like the others (`open 2.5s`, `last 1.1s ago`).
+pub fn poll_only_label(waiting: Duration) -> String {
+    format!("poll only for {}", human(waiting))
+}
+
+/// The mark column: wide enough for `✓ stream first by 850 ms`.
+const MARK_WIDTH: usize = 24;
+
+fn row(m: &Monitor, e: &InboxEntry, view: &ViewState, theme: Theme, width: usize) -> Line<'static> {
     let when = e
         .message
         .created_at
         .or(e.polled.map(|p| p.wall))
         .or(e.streamed.map(|s| s.wall))
-        .map(|t| t.format("%H:%M:%S").to_string())
+        .map(|t| view.zone.clock(t))
         .unwrap_or_else(|| "--:--:--".into());
     let (mark, color) = mark(m, e);
-    let mark = format!("{mark:<18}");
+    let mark = format!("{mark:<MARK_WIDTH$}");
     let from = format!("{:<12} ", truncate(&sanitize::line(e.message.sender()), 12));
-    let room = width.saturating_sub(9 + 19 + 13);
+    let room = width.saturating_sub(9 + MARK_WIDTH + 1 + 13);
     let preview = truncate(&sanitize::line(&e.message.content), room);
     Line::from(vec![
         Span::styled(format!("{when} "), theme.dim()),
@@ -117,4 +138,32 @@ fn row(m: &Monitor, e: &InboxEntry, theme: Theme, width: usize) -> Line<'static>
         Span::styled(from, theme.fg(Color::Cyan)),
         Span::raw(preview),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leads_read_as_words_never_as_signed_numbers() {
+        assert_eq!(lead_label(-2616), "stream first by 2.6 s");
+        assert_eq!(lead_label(1200), "poll first by 1.2 s");
+        assert_eq!(lead_label(-40), "stream first by 40 ms");
+        assert_eq!(lead_label(0), "stream and poll tied");
+        assert_eq!(lead_label(-125_000), "stream first by 2m05s");
+        assert_eq!(
+            poll_only_label(Duration::from_secs(14)),
+            "poll only for 14s"
+        );
+        for lead in [-99_949, -999, -1, 0, 1, 999, 99_949, i64::MIN, i64::MAX] {
+            let label = format!("✓ {}", lead_label(lead));
+            assert!(!label.contains(['−', '-', '+']), "{label}");
+            if lead.unsigned_abs() < 100_000 {
+                assert!(
+                    label.chars().count() <= MARK_WIDTH,
+                    "{label} fits its column"
+                );
+            }
+        }
+    }
 }

@@ -21,7 +21,6 @@ pub fn log_rows<'a>(
     let total = m.log.total();
     let held = m.log.entries.len() as u64;
     let upper = view.paused_at.map_or(total, |(at, _)| at);
-    let needle = view.filter.to_lowercase();
     m.log
         .entries
         .iter()
@@ -32,15 +31,7 @@ pub fn log_rows<'a>(
             abs < upper && abs >= view.cleared_before
         })
         .map(|(_, e)| e)
-        .filter(move |e| needle.is_empty() || matches(e, &needle))
-}
-
-fn matches(e: &LogEntry, needle: &str) -> bool {
-    e.name.to_lowercase().contains(needle)
-        || e.id
-            .as_deref()
-            .is_some_and(|i| i.to_lowercase().contains(needle))
-        || e.data.to_lowercase().contains(needle)
+        .filter(|e| view.filter.matches(e))
 }
 
 /// Draws the pane; returns how many rows it has.
@@ -56,7 +47,7 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Monitor, view: &ViewState, them
         .skip(skip)
         .take(height)
         .map(|(i, e)| {
-            let line = row(e, theme, width);
+            let line = row(e, view, theme, width);
             if is_focused && !view.log.following() && i == selected {
                 line.style(theme.selected())
             } else {
@@ -67,7 +58,15 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Monitor, view: &ViewState, them
     lines.reverse();
     let mut title = format!(" Event log — {} of {} ", len, m.log.total());
     if !view.filter.is_empty() {
-        title.push_str(&format!("[filter: {}] ", sanitize::line(&view.filter)));
+        let invalid = if view.filter.error().is_some() {
+            " (invalid, not applied)"
+        } else {
+            ""
+        };
+        title.push_str(&format!(
+            "[filter: {}{invalid}] ",
+            sanitize::line(view.filter.text())
+        ));
     }
     if view.log.following() {
         title.push_str("▼ following ");
@@ -87,8 +86,8 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Monitor, view: &ViewState, them
     len
 }
 
-fn row(e: &LogEntry, theme: Theme, width: usize) -> Line<'static> {
-    let time = e.wall.format("%H:%M:%S%.3f").to_string();
+fn row(e: &LogEntry, view: &ViewState, theme: Theme, width: usize) -> Line<'static> {
+    let time = view.zone.clock_ms(e.wall);
     let (name_style, data_style) = match e.kind {
         EntryKind::Lifecycle => (
             theme.fg(Color::Magenta).add_modifier(Modifier::ITALIC),

@@ -1,14 +1,18 @@
 //! The views: pure functions of the model and the view state. Every server-provided string goes
 //! through `sanitize` before it reaches a widget.
 
+pub mod filter;
 mod findings;
 mod footer;
 mod header;
 mod inbox;
+mod json;
 pub mod keys;
 mod log;
 mod popup;
 mod rate;
+mod sessions;
+pub mod time;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
@@ -19,7 +23,7 @@ use std::time::Duration;
 
 use crate::monitor::verdict::judge_with;
 use crate::monitor::{Monitor, Severity};
-use crate::view::{Pane, Popup, ViewState};
+use crate::view::{Drawn, Pane, Popup, ViewState};
 
 pub use inbox::inbox_rows;
 pub use log::log_rows;
@@ -34,12 +38,13 @@ pub struct Target {
     pub expected_heartbeat: (Duration, Duration),
 }
 
-/// What a frame learned about the panes, for scrolling: rows in findings, log, inbox, and the
-/// height of a page.
+/// What a frame learned, for scrolling and clicks: each pane as drawn (in [`Pane::ALL`] order),
+/// the height of a page, and how far the open popup can scroll.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DrawInfo {
-    pub lens: [usize; 3],
+    pub panes: [Drawn; 4],
     pub page: usize,
+    pub popup_scroll_max: u16,
 }
 
 /// Colours, or none at all under `NO_COLOR`.
@@ -134,9 +139,15 @@ pub fn draw(
         Constraint::Length(1),
     ])
     .areas(area);
+    let [heartbeat_area, sessions_area] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(sessions_width(area.width)),
+    ])
+    .areas(rate_area);
     header::render(frame, header_area, m, &judgement, view, target, theme);
     let findings_len = findings::render(frame, findings_area, findings, view, theme);
-    rate::render(frame, rate_area, m, target, theme);
+    rate::render(frame, heartbeat_area, m, target, theme);
+    let sessions_len = sessions::render(frame, sessions_area, m, view, theme);
     let [log_area, inbox_area] = if area.width >= WIDE {
         Layout::horizontal([Constraint::Percentage(50); 2]).areas(body)
     } else {
@@ -148,15 +159,27 @@ pub fn draw(
     let log_len = log::render(frame, log_area, m, view, theme);
     let inbox_len = inbox::render(frame, inbox_area, m, view, theme);
     footer::render(frame, footer_area, view, theme);
-    match view.popup {
+    let popup_scroll_max = match view.popup {
         Some(Popup::Help) => popup::help(frame, area, view, theme),
         Some(Popup::Detail) => popup::detail(frame, area, m, view, findings, theme),
-        None => {}
-    }
+        None => 0,
+    };
+    let drawn = |rows, area| Drawn { rows, area };
     DrawInfo {
-        lens: [findings_len, log_len, inbox_len],
+        panes: [
+            drawn(findings_len, findings_area),
+            drawn(sessions_len, sessions_area),
+            drawn(log_len, log_area),
+            drawn(inbox_len, inbox_area),
+        ],
         page: log_area.height.saturating_sub(3) as usize,
+        popup_scroll_max,
     }
+}
+
+/// The session timeline's share of the heartbeat row: a third, within reason.
+fn sessions_width(width: u16) -> u16 {
+    (width / 3).clamp(24, 64)
 }
 
 /// Whether `pane` has the focus (and no popup hides it).
@@ -180,6 +203,18 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// A duration precise enough to compare: `850 ms`, `15.1 s`, then as [`human`] from 100 s on.
+pub fn short_duration(d: Duration) -> String {
+    let tenths = (d.as_millis() + 50) / 100;
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if tenths < 1000 {
+        format!("{}.{} s", tenths / 10, tenths % 10)
+    } else {
+        human(d)
+    }
+}
+
 /// The rows `selected` (from the newest) and `height` put on screen: how many of the newest rows
 /// to skip so the selection is visible.
 pub(crate) fn skip_for(selected: usize, height: usize) -> usize {
@@ -188,3 +223,21 @@ pub(crate) fn skip_for(selected: usize, height: usize) -> usize {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn short_durations_keep_a_tenth_of_a_second_below_100_s() {
+        let ms = Duration::from_millis;
+        assert_eq!(short_duration(ms(0)), "0 ms");
+        assert_eq!(short_duration(ms(999)), "999 ms");
+        assert_eq!(short_duration(ms(1000)), "1.0 s");
+        assert_eq!(short_duration(ms(15_049)), "15.0 s");
+        assert_eq!(short_duration(ms(15_050)), "15.1 s");
+        assert_eq!(short_duration(ms(99_949)), "99.9 s");
+        assert_eq!(short_duration(ms(99_950)), "1m39s", "never `100.0 s`");
+        assert_eq!(short_duration(ms(125_000)), "2m05s");
+    }
+}

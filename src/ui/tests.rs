@@ -8,9 +8,10 @@ use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
 use super::keys::{BINDINGS, Binding, Context, Mode};
-use super::{Theme, draw};
-use crate::observation::{CloseReason, Kind};
+use super::{DrawInfo, Theme, draw};
+use crate::observation::{CloseReason, Kind, NetErrorClass};
 use crate::testkit::{Timeline, ui_target};
+use crate::ui::filter::LogFilter;
 use crate::view::{Pane, Popup, ViewState};
 
 /// The buffer's text, one line per row.
@@ -33,14 +34,21 @@ struct Scene {
 
 impl Scene {
     fn render(&self, view: &ViewState, w: u16, h: u16, theme: Theme) -> (String, Buffer) {
+        let (text, buffer, _) = self.draw(view, w, h, theme);
+        (text, buffer)
+    }
+
+    /// The screen, and what the draw tells the app.
+    fn draw(&self, view: &ViewState, w: u16, h: u16, theme: Theme) -> (String, Buffer, DrawInfo) {
         let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+        let mut info = DrawInfo::default();
         terminal
             .draw(|f| {
-                draw(f, &self.t.m, view, &ui_target(self.mode), theme);
+                info = draw(f, &self.t.m, view, &ui_target(self.mode), theme);
             })
             .unwrap();
         let buffer = terminal.backend().buffer().clone();
-        (text_of(&buffer), buffer)
+        (text_of(&buffer), buffer, info)
     }
 
     fn screen(&self, view: &ViewState, w: u16, h: u16) -> String {
@@ -111,7 +119,85 @@ fn flood() -> Scene {
     }
 }
 
+/// A message event whose data is deep, long and hostile JSON, with a few heartbeats after it.
+fn payload() -> Scene {
+    let mut t = Timeline::new();
+    let data = serde_json::json!({
+        "attachments": (0..40).collect::<Vec<u32>>(),
+        "content": "invoice 44 ready\u{1b}]0;pwned\u{7}",
+        "createdAt": t.rfc3339(1000),
+        "from": "agent-billing",
+        "messageId": "msg-44",
+        "metadata": {"mentions": ["demo"], "tags": [], "trace": {"hops": {"edge": {"id": 7}}}},
+    })
+    .to_string();
+    t.open(0, 1)
+        .event(1000, 1, "message", Some("msg-44"), data)
+        .heartbeat(15_000, 1, 15_000)
+        .heartbeat(30_000, 1, 30_000);
+    Scene {
+        t,
+        mode: "demo: healthy",
+    }
+}
+
+/// The payload's message event, selected in the log and opened.
+fn payload_detail() -> ViewState {
+    let mut view = ViewState {
+        focus: Pane::Log,
+        popup: Some(Popup::Detail),
+        ..ViewState::default()
+    };
+    view.set_len(Pane::Log, 5);
+    view.log.selected_from_newest = Some(2);
+    view
+}
+
+/// The reconnect loop's timeline, a session selected and opened.
+fn session_detail() -> ViewState {
+    let mut view = ViewState {
+        focus: Pane::Sessions,
+        popup: Some(Popup::Detail),
+        ..ViewState::default()
+    };
+    view.set_len(Pane::Sessions, 7);
+    view.sessions.selected_from_newest = Some(1);
+    view
+}
+
 // --- whole screens ---
+
+#[test]
+fn snapshot_session_detail_160x45() {
+    insta::assert_snapshot!(
+        "session_detail_160x45",
+        flood().screen(&session_detail(), 160, 45)
+    );
+}
+
+#[test]
+fn snapshot_session_detail_80x24() {
+    insta::assert_snapshot!(
+        "session_detail_80x24",
+        flood().screen(&session_detail(), 80, 24)
+    );
+}
+
+#[test]
+fn snapshot_payload_detail_160x45() {
+    insta::assert_snapshot!(
+        "payload_detail_160x45",
+        payload().screen(&payload_detail(), 160, 45)
+    );
+}
+
+#[test]
+fn snapshot_payload_detail_80x24() {
+    insta::assert_snapshot!(
+        "payload_detail_80x24",
+        payload().screen(&payload_detail(), 80, 24)
+    );
+}
 
 #[test]
 fn snapshot_healthy_160x45() {
@@ -244,7 +330,9 @@ fn the_panes_show_state_counters_and_marks() {
         "••••••ef",
         "open 1m00s (session 1)",
         "Heartbeats/s",
-        "expected: 1 every 15s..30s",
+        "last 15.0 s · p50 15.0 s · p95 15.0 s",
+        "band 15–30 s · ✓ p50 within",
+        "Sessions 1 ● open 1",
         "Event log",
         "heartbeat",
         "msg-streamed",
@@ -252,7 +340,8 @@ fn the_panes_show_state_counters_and_marks() {
         "response",
         "Inbox",
         "✓ stream",
-        "⚠ poll only 20s",
+        "⚠ poll only for 20s",
+        "✓ stream first by 20.1 s",
         "· before start",
         "Findings",
         "q quit",
@@ -568,5 +657,305 @@ fn the_filter_being_typed_shows_in_the_footer_sanitized() {
     assert!(
         footer.starts_with("filter: m\\e▏  Enter done  Esc clear"),
         "{footer}"
+    );
+}
+
+// --- the session timeline, intervals, labels, filter, status lines ---
+
+/// The sessions pane's rows (inside its border), at 160 columns.
+fn sessions_pane(scene: &Scene, view: &ViewState, theme: Theme) -> Vec<String> {
+    let (text, _, info) = scene.draw(view, 160, 45, theme);
+    let area = info.panes[1].area;
+    text.lines()
+        .skip(usize::from(area.y))
+        .take(usize::from(area.height))
+        .map(|l| {
+            l.chars()
+                .skip(usize::from(area.x))
+                .take(usize::from(area.width))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn every_ending_has_its_mark_in_the_timeline_even_without_colour() {
+    let mut t = Timeline::new();
+    t.open(0, 1)
+        .close(1000, 1, CloseReason::Eof)
+        .open(2000, 2)
+        .close(
+            62_000,
+            2,
+            CloseReason::Reset {
+                detail: "connection reset".into(),
+            },
+        )
+        .open(63_000, 3)
+        .close(108_000, 3, CloseReason::Timeout { idle_ms: 45_000 })
+        .http(109_000, 4, 401, "E_AUTH_UNAUTHORIZED")
+        .close(
+            109_000,
+            4,
+            CloseReason::Rejected {
+                detail: "401".into(),
+            },
+        )
+        .net_error(110_000, 5, NetErrorClass::Refused)
+        .open(111_000, 6)
+        .close(
+            112_000,
+            6,
+            CloseReason::Decode {
+                detail: "bad UTF-8".into(),
+            },
+        )
+        .open(113_000, 7)
+        .close(2_000_000, 7, CloseReason::Cancelled)
+        .attempt(2_001_000, 8)
+        .tick(2_002_000);
+    let scene = Scene { t, mode: "test" };
+    let rows = sessions_pane(&scene, &ViewState::default(), Theme { color: false });
+    let marks = rows[rows.len() - 2].trim_matches(['│', ' ']);
+    assert_eq!(marks, "E R T H N D C ○");
+    assert!(
+        rows[0].contains("Sessions 8 ○ connecting 1 E EOF 1 R reset 1"),
+        "the title counts them: {}",
+        rows[0]
+    );
+    // Taller bars for longer sessions: EOF after 1 s, reset after 60 s, cancelled after 31 min;
+    // the rejected and refused ones never opened.
+    let height = |col: usize| {
+        rows[1..rows.len() - 2]
+            .iter()
+            .filter(|r| r.chars().nth(col).is_some_and(|c| c != ' ' && c != '│'))
+            .count()
+    };
+    let col = |mark| {
+        rows[rows.len() - 2]
+            .chars()
+            .position(|c| c == mark)
+            .unwrap()
+    };
+    assert!(height(col('E')) < height(col('R')));
+    assert!(height(col('R')) < height(col('C')));
+    assert_eq!(height(col('H')) + height(col('N')), 0);
+}
+
+#[test]
+fn the_sessions_pane_scrolls_to_keep_the_selection_and_the_newest_is_on_the_right() {
+    let mut t = Timeline::new();
+    for s in 1..=60 {
+        t.open(s * 3000, s)
+            .close(s * 3000 + 1500, s, CloseReason::Eof);
+    }
+    let scene = Scene { t, mode: "test" };
+    let mut view = ViewState {
+        focus: Pane::Sessions,
+        ..ViewState::default()
+    };
+    let follow = sessions_pane(&scene, &view, Theme { color: false });
+    let marks = |rows: &[String]| rows[rows.len() - 2].matches('E').count();
+    assert!(marks(&follow) < 60, "not all 60 fit");
+    view.set_len(Pane::Sessions, 60);
+    view.sessions.selected_from_newest = Some(59);
+    let (text, buffer, _) = scene.draw(&view, 160, 45, Theme { color: false });
+    let reversed: Vec<(u16, u16)> = buffer
+        .content()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.modifier.contains(Modifier::REVERSED) && c.symbol() == "E")
+        .map(|(i, _)| buffer.pos_of(i))
+        .collect();
+    assert_eq!(reversed.len(), 1, "the selection is shown:\n{text}");
+    let detail = ViewState {
+        popup: Some(Popup::Detail),
+        ..view
+    };
+    let (text, _) = scene.render(&detail, 160, 45, color());
+    assert!(text.contains("Session 1 "), "the oldest, selected:\n{text}");
+}
+
+#[test]
+fn intervals_are_judged_against_the_band() {
+    let flood = flood().screen(&ViewState::default(), 160, 45);
+    assert!(
+        flood.contains("last 60 ms · p50 60 ms · p95 60 ms"),
+        "{flood}"
+    );
+    assert!(flood.contains("band 15–30 s · ▼ p50 below"), "{flood}");
+    let mut t = Timeline::new();
+    t.open(0, 1);
+    for i in 1..=4 {
+        t.heartbeat(i * 45_000, 1, i * 45_000);
+    }
+    let sparse = Scene { t, mode: "test" };
+    let (text, buffer) = sparse.render(&ViewState::default(), 160, 45, color());
+    assert!(text.contains("band 15–30 s · ▲ p50 above"), "{text}");
+    let at = text.find("p50 45.0 s").expect("the p50 figure");
+    let (x, y) = {
+        let row = text[..at].matches('\n').count();
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let col = text[line_start..at + 4].chars().count();
+        (col as u16, row as u16)
+    };
+    assert_eq!(
+        buffer[(x, y)].fg,
+        Color::Red,
+        "a figure outside the band is highlighted"
+    );
+    let none = healthy_without_heartbeats();
+    assert!(none.contains("intervals: none yet"), "{none}");
+}
+
+fn healthy_without_heartbeats() -> String {
+    let mut t = Timeline::new();
+    t.open(0, 1).tick(5000);
+    Scene { t, mode: "test" }.screen(&ViewState::default(), 120, 40)
+}
+
+#[test]
+fn the_log_filter_by_type_and_regex_and_an_invalid_regex_in_the_footer() {
+    let scene = flood();
+    let with = |filter: &str| ViewState {
+        filter: LogFilter::new(filter),
+        ..ViewState::default()
+    };
+    let text = scene.screen(&with("type:retry"), 160, 45);
+    assert!(
+        text.contains("Event log — 6 of 208 [filter: type:retry]"),
+        "{text}"
+    );
+    let text = scene.screen(&with("re:^(connect|connected)$"), 160, 45);
+    assert!(text.contains("Event log — 14 of 208"), "{text}");
+    let text = scene.screen(&with("re:(unclosed"), 80, 24);
+    assert!(text.contains("(invalid, not applied)"), "{text}");
+    let footer = footer_line(&text);
+    assert!(
+        footer.starts_with("invalid regex: unclosed group │") && footer.contains("q quit"),
+        "{footer}"
+    );
+}
+
+#[test]
+fn the_footer_keeps_quit_and_help_beside_a_long_status_at_every_width() {
+    let status = "report written to ./a/long/directory/name/inboxtop-report-20261125T030020Z.md";
+    for width in 80..=200 {
+        let view = ViewState {
+            status: Some(status.into()),
+            filter: LogFilter::new("re:("),
+            ..ViewState::default()
+        };
+        let text = flood().screen(&view, width, 24);
+        let footer = footer_line(&text);
+        assert!(
+            footer.contains("│ q quit") && footer.contains("? help"),
+            "{width}: {footer}"
+        );
+        assert!(footer.starts_with("report written to"), "{width}: {footer}");
+        if width >= 130 {
+            assert!(
+                footer.contains(&format!("{status} │ invalid regex: unclosed group │ ")),
+                "{width}: {footer}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_header_status_line_keeps_whole_items_at_every_width() {
+    let full = |scene: &Scene| {
+        let text = scene.screen(&ViewState::default(), 400, 45);
+        text.lines().nth(1).unwrap().trim_end().to_owned()
+    };
+    for scene in [flood(), healthy()] {
+        let whole: Vec<String> = full(&scene).split(" │ ").map(str::to_owned).collect();
+        for width in 80..=200 {
+            let text = scene.screen(&ViewState::default(), width, 45);
+            let line = text.lines().nth(1).unwrap().trim_end();
+            let items: Vec<&str> = line.split(" │ ").collect();
+            assert_eq!(items[0], whole[0], "{width}: the state is never cut");
+            for item in &items {
+                assert!(
+                    whole.iter().any(|w| w == item),
+                    "{width}: {item:?} cut in {line:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_long_payload_scrolls_in_its_popup_to_the_end() {
+    let scene = payload();
+    let view = payload_detail();
+    let (_, _, info) = scene.draw(&view, 80, 24, color());
+    assert!(
+        info.popup_scroll_max > 0,
+        "the payload is longer than 24 rows"
+    );
+    let end = ViewState {
+        popup_scroll: info.popup_scroll_max,
+        ..payload_detail()
+    };
+    let (text, _) = scene.render(&end, 80, 24, color());
+    assert!(text.contains("\"messageId\": \"msg-44\""), "{text}");
+    let past = ViewState {
+        popup_scroll: u16::MAX,
+        ..payload_detail()
+    };
+    assert_eq!(
+        scene.render(&past, 80, 24, color()).0,
+        text,
+        "clamped at the end"
+    );
+    let (start, _) = scene.render(&payload_detail(), 80, 24, color());
+    assert!(start.contains("\"attachments\": [… 40 items]"), "{start}");
+    assert!(start.contains("\\e]0;pwned\\x07"), "sanitized:\n{start}");
+}
+
+#[test]
+fn a_click_on_a_pane_as_drawn_focuses_it() {
+    let scene = flood();
+    let mut view = ViewState::default();
+    let (text, _, info) = scene.draw(&view, 160, 45, color());
+    for (pane, drawn) in Pane::ALL.into_iter().zip(info.panes) {
+        view.set_drawn(pane, drawn);
+    }
+    let row = text.lines().position(|l| l.contains("Sessions 7")).unwrap();
+    let col = text
+        .lines()
+        .nth(row)
+        .unwrap()
+        .chars()
+        .position(|c| c == 'S')
+        .unwrap();
+    let click = crossterm::event::MouseEvent {
+        kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
+        column: col as u16,
+        row: row as u16,
+        modifiers: KeyModifiers::NONE,
+    };
+    view.on_mouse(click);
+    assert_eq!(view.focus, Pane::Sessions);
+}
+
+#[test]
+fn times_are_shown_on_the_views_clock() {
+    let scene = healthy();
+    let text = scene.screen(&ViewState::default(), 160, 45);
+    assert!(
+        text.contains("03:00:15.000 s1   heartbeat"),
+        "UTC in tests:\n{text}"
+    );
+    let detail = ViewState {
+        focus: Pane::Inbox,
+        popup: Some(Popup::Detail),
+        ..ViewState::default()
+    };
+    let text = scene.screen(&detail, 160, 45);
+    assert!(
+        text.contains("created       2026-11-25T03:00:40.000Z"),
+        "{text}"
     );
 }
