@@ -189,7 +189,7 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Judge a recording instead of watching a server
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenario", "base_url"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scenarios", "base_url"])]
     pub from: Option<PathBuf>,
     /// Watch the embedded simulator playing this scenario instead of a server; with --agents,
     /// several comma-separated ones are assigned to the simulated agents round-robin

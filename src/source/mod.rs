@@ -666,7 +666,9 @@ pub(crate) fn log(endpoint: &Endpoint, obs: &Observation) {
             let class = class.map_or("HTTP error", NetErrorClass::label);
             warn!("peek failed after {elapsed_ms} ms: {class}: {error}")
         }
-        Kind::ProbeSent { id, error: None, .. } => info!("probe sent: message id {id:?}"),
+        Kind::ProbeSent {
+            id, error: None, ..
+        } => info!("probe sent: message id {id:?}"),
         Kind::ProbeSent { error: Some(e), .. } => warn!("probe not sent: {e}"),
         Kind::Tick => {}
     }
