@@ -7,6 +7,7 @@ pub mod connection;
 pub mod diagnosis;
 pub mod inbox;
 pub mod intervals;
+pub mod probe;
 pub mod log;
 pub mod rate;
 pub mod ring;
@@ -106,7 +107,8 @@ pub struct Monitor {
     pub oversized: Ring<Oversized>,
     pub last_poll: Option<Sighting>,
     pub polls_failed: u64,
-    pub probes_sent: u64,
+    /// Probe messages sent to the agent itself, and their round trips.
+    pub probes: probe::Probes,
     /// `retry:` values the server sent (the last one).
     pub server_retry_ms: Option<u64>,
     /// SSE events and comment lines ever received (exact).
@@ -133,7 +135,7 @@ impl Monitor {
             oversized: Ring::new(INCIDENT_HISTORY),
             last_poll: None,
             polls_failed: 0,
-            probes_sent: 0,
+            probes: probe::Probes::default(),
             server_retry_ms: None,
             events_total: 0,
             comments_total: 0,
@@ -236,9 +238,22 @@ impl Monitor {
             Kind::ReconnectStopped { session, reason } => {
                 self.lifecycle(at, *session, "stopped", reason);
             }
-            Kind::ProbeSent { .. } => self.probes_sent += 1,
+            Kind::ProbeSent { id, post_ms, .. } => self.on_probe_sent(at, id.as_deref(), *post_ms),
             Kind::Tick => {}
         }
+        self.probes.settle(&self.inbox);
+    }
+
+    /// A probe left `post_ms` before `at` (or could not be sent: no id to follow).
+    fn on_probe_sent(&mut self, at: Sighting, id: Option<&str>, post_ms: u64) {
+        let Some(id) = id else {
+            self.probes.failed += 1;
+            return;
+        };
+        let back = Duration::from_millis(post_ms);
+        let sent = at.t.saturating_sub(back);
+        let sent_wall = at.wall - chrono::Duration::from_std(back).unwrap_or_default();
+        self.probes.on_sent(id, sent, sent_wall, &self.inbox);
     }
 
     /// Time is whatever the newest observation says; late observations never move it back.
@@ -442,6 +457,9 @@ impl Monitor {
             network_errors: self.net_errors.total(),
             malformed_events: self.malformed.total(),
             oversized_events: self.oversized.total(),
+            probes_sent: self.probes.sent(),
+            probe_stream_round_trips: self.probes.stream_round_trips(),
+            probe_peek_round_trips: self.probes.poll_round_trips(),
         }
     }
 }
@@ -509,4 +527,8 @@ pub struct Stats {
     pub network_errors: u64,
     pub malformed_events: u64,
     pub oversized_events: u64,
+    pub probes_sent: u64,
+    /// Probe round trips (real milliseconds as measured).
+    pub probe_stream_round_trips: probe::RoundTrips,
+    pub probe_peek_round_trips: probe::RoundTrips,
 }

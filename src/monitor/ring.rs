@@ -56,6 +56,11 @@ impl<T> Ring<T> {
         self.items.iter()
     }
 
+    /// Oldest first, to update in place.
+    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut T> + ExactSizeIterator {
+        self.items.iter_mut()
+    }
+
     pub fn get(&self, index: usize) -> Option<&T> {
         self.items.get(index)
     }

@@ -264,7 +264,7 @@ fn longest_open(m: &Monitor) -> Option<Duration> {
 
 fn stream_stayed_up(m: &Monitor) -> Check {
     let band = m.thresholds.heartbeat_max;
-    let show = |d| fmt(m.thresholds.shown(d));
+    let show = |d| fmt_duration(m.thresholds.shown(d));
     match longest_open(m) {
         Some(open) if open >= band => shown(
             Evidence::StreamStayedUp,
@@ -307,8 +307,8 @@ fn heartbeats(m: &Monitor) -> Check {
                 Evidence::Heartbeats,
                 format!(
                     "waiting for a first heartbeat, {}–{}",
-                    fmt(t.shown(t.heartbeat_min)),
-                    fmt(t.shown(t.heartbeat_max))
+                    fmt_duration(t.shown(t.heartbeat_min)),
+                    fmt_duration(t.shown(t.heartbeat_max))
                 ),
                 Some(t.shown(watch_for)),
             )
@@ -337,6 +337,13 @@ fn peek_answered(m: &Monitor) -> Check {
 }
 
 fn delivery(m: &Monitor) -> Check {
+    let probes = m.probes.round_tripped() as u64;
+    if probes > 0 && m.inbox.streamed_total == probes {
+        return shown(
+            Evidence::Delivery,
+            format!("{probes} probe{} round-tripped on the stream", plural(probes)),
+        );
+    }
     match m.inbox.streamed_total {
         0 => missing(
             Evidence::Delivery,
@@ -356,10 +363,12 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// `1.5 s`, `30 s`, `2m05s`.
-fn fmt(d: Duration) -> String {
+/// `250 ms`, `1.5 s`, `30 s`, `2m05s`.
+pub(crate) fn fmt_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s >= 60.0 {
+    if s < 1.0 {
+        format!("{} ms", d.as_millis())
+    } else if s >= 60.0 {
         let whole = d.as_secs();
         format!("{}m{:02}s", whole / 60, whole % 60)
     } else if s >= 10.0 || s.fract() < 0.05 {

@@ -72,6 +72,22 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Monitor, view: &ViewState, them
 /// The stream mark of a message, with its colour: which side saw it first and by how much, or
 /// how long it has been reachable only by polling — words, never a signed number.
 pub fn mark(m: &Monitor, e: &InboxEntry) -> (String, Color) {
+    if let Some(probe) = m.probes.find(&e.key) {
+        return match probe.stream_rtt {
+            Some(rtt) => (
+                format!("◆ probe back in {}", human(m.thresholds.shown(rtt))),
+                Color::Cyan,
+            ),
+            None => (
+                format!("◆ probe out {}", human(m.thresholds.shown(m.now.since(probe.sent)))),
+                if m.now.since(probe.sent) > m.thresholds.delivery_grace {
+                    Color::Red
+                } else {
+                    Color::Yellow
+                },
+            ),
+        };
+    }
     if let Some(lead_ms) = e.stream_lead() {
         let color = if lead_ms <= 0 {
             Color::Green
@@ -165,5 +181,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn probes_are_marked_with_their_round_trip_or_their_age() {
+        use crate::observation::Kind;
+        use crate::testkit::Timeline;
+        let mut t = Timeline::new();
+        t.open(0, 1);
+        for (ms, id) in [(1_000, "p-back"), (2_000, "p-out")] {
+            t.at(
+                ms,
+                Kind::ProbeSent {
+                    id: Some(id.into()),
+                    error: None,
+                    post_ms: 0,
+                },
+            );
+        }
+        t.message(1_250, 1, "p-back", 1_000);
+        t.poll(2_500, &[("p-back", 1_000), ("p-out", 2_000)]);
+        t.tick(14_000);
+        let marks: Vec<(String, Color)> = t.m.inbox.newest_first().map(|e| mark(&t.m, e)).collect();
+        assert_eq!(
+            marks,
+            vec![
+                ("◆ probe out 12s".to_owned(), Color::Red),
+                ("◆ probe back in 250ms".to_owned(), Color::Cyan),
+            ]
+        );
     }
 }

@@ -75,8 +75,8 @@ pub(super) fn gap(m: &Monitor) -> Option<Finding> {
         last_seen: Some(m.now_wall),
         raised_at: late.iter().map(|(_, _, late_at)| m.wall_at(*late_at)).min(),
         summary: format!(
-            "{} messages reachable by polling never arrived on the stream (oldest waiting {:.0} s)",
-            late.len(),
+            "{} reachable by polling never arrived on the stream (oldest waiting {:.0} s)",
+            count(late.len(), "message", "messages"),
             oldest.as_secs_f64()
         ),
         evidence: ev(&[
@@ -168,6 +168,84 @@ pub(super) fn latency(m: &Monitor) -> Option<Finding> {
     })
 }
 
+/// `1 message`, `3 messages`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Probes sent to the agent itself that never reached the stream within the grace, while it had
+/// its chance: the definite form of a delivery gap, on demand.
+pub(super) fn probe_lost(m: &Monitor) -> Option<Finding> {
+    let grace = m.thresholds.delivery_grace;
+    let lost: Vec<_> = m.probes.lost(m.now, grace).collect();
+    let first = lost.first()?;
+    let in_peek = lost.iter().filter(|p| p.poll_rtt.is_some()).count();
+    let ids: Vec<String> = lost
+        .iter()
+        .take(EXAMPLE_IDS)
+        .map(|p| sanitize::line(&p.id).into_owned())
+        .collect();
+    Some(Finding {
+        kind: FindingKind::ProbeLost,
+        severity: Severity::Error,
+        first_seen: Some(first.sent_wall),
+        last_seen: Some(m.now_wall),
+        raised_at: Some(m.wall_at(first.sent.plus(grace))),
+        summary: format!(
+            "{} of {} sent never reached the stream within {} ({in_peek} seen by peek)",
+            count(lost.len(), "probe", "probes"),
+            m.probes.sent(),
+            crate::monitor::verdict::fmt_duration(m.thresholds.shown(grace)),
+        ),
+        evidence: ev(&[
+            ("probes_lost", json!(lost.len())),
+            ("probes_sent", json!(m.probes.sent())),
+            ("lost_seen_by_peek", json!(in_peek)),
+            ("grace_s", secs(m.thresholds.shown(grace))),
+            ("probe_ids", json!(ids)),
+        ]),
+    })
+}
+
+/// Info: the round trips of the probes that made it, to the stream and to peek.
+pub(super) fn probe_round_trips(m: &Monitor) -> Option<Finding> {
+    let stream = m.probes.stream_round_trips();
+    if stream.count == 0 {
+        return None;
+    }
+    let poll = m.probes.poll_round_trips();
+    let show = |ms: Option<u64>| {
+        ms.map_or("–".into(), |ms| {
+            crate::monitor::verdict::fmt_duration(
+                m.thresholds.shown(Duration::from_millis(ms)),
+            )
+        })
+    };
+    let first = m.probes.recent.iter().find(|p| p.stream_rtt.is_some())?;
+    Some(Finding {
+        kind: FindingKind::ProbeRoundTrips,
+        severity: Severity::Info,
+        first_seen: Some(first.sent_wall),
+        last_seen: Some(m.now_wall),
+        raised_at: first.stream_rtt.map(|rtt| m.wall_at(first.sent.plus(rtt))),
+        summary: format!(
+            "{} round-tripped: stream p50 {} p95 {} max {}; peek p50 {} p95 {} max {}",
+            count(stream.count, "probe", "probes"),
+            show(stream.p50_ms),
+            show(stream.p95_ms),
+            show(stream.max_ms),
+            show(poll.p50_ms),
+            show(poll.p95_ms),
+            show(poll.max_ms),
+        ),
+        evidence: ev(&[
+            ("stream_round_trips", json!(stream)),
+            ("peek_round_trips", json!(poll)),
+            ("probes_sent", json!(m.probes.sent())),
+        ]),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +316,34 @@ mod tests {
         assert_eq!(evidence(&f, "messages"), 4);
         assert_eq!(evidence(&f, "median_ms"), 40.0);
         assert_eq!(f.raised_at, Some(t.wall(300)));
+    }
+
+    #[test]
+    fn a_lost_probe_is_named_and_a_delivered_one_gives_round_trips() {
+        use crate::observation::Kind;
+        let probe = |t: &mut Timeline, ms: u64, id: &str| {
+            t.at(
+                ms,
+                Kind::ProbeSent {
+                    id: Some(id.into()),
+                    error: None,
+                    post_ms: 20,
+                },
+            );
+        };
+        let mut t = Timeline::new();
+        t.open(0, 1);
+        probe(&mut t, 1_020, "p-ok");
+        t.message(1_100, 1, "p-ok", 1_000);
+        probe(&mut t, 2_020, "p-lost");
+        t.poll(3_000, &[("p-ok", 1_000), ("p-lost", 2_000)]);
+        t.tick(2_000 + 9_000);
+        assert!(!t.has(FindingKind::ProbeLost), "still within the grace");
+        t.tick(2_000 + 10_500);
+        let lost = t.find(FindingKind::ProbeLost).expect("probe-lost");
+        assert_eq!(lost.severity, Severity::Error);
+        assert!(lost.summary.starts_with("1 probe of 2 sent"), "{}", lost.summary);
+        let rtt = t.find(FindingKind::ProbeRoundTrips).expect("round trips");
+        assert!(rtt.summary.contains("stream p50 100 ms"), "{}", rtt.summary);
     }
 }

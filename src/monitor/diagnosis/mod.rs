@@ -116,6 +116,8 @@ pub enum FindingKind {
     OversizedEvent,
     NetworkErrors,
     DeliveryLatency,
+    ProbeLost,
+    ProbeRoundTrips,
 }
 
 /// One conclusion, with the facts that support it.
@@ -166,6 +168,8 @@ impl FindingKind {
             FindingKind::OversizedEvent => "oversized-event",
             FindingKind::NetworkErrors => "network-errors",
             FindingKind::DeliveryLatency => "delivery-latency",
+            FindingKind::ProbeLost => "probe-lost",
+            FindingKind::ProbeRoundTrips => "probe-round-trips",
         }
     }
 }
@@ -208,6 +212,7 @@ const DETECTORS: &[Detector] = &[
     Detector::new(sessions::short_sessions),
     Detector::new(sessions::proxy_idle_timeout),
     Detector::new(delivery::gap),
+    Detector::new(delivery::probe_lost),
     Detector::new(http::auth_failed),
     Detector::new(http::not_found),
     Detector::new(http::rate_limited),
@@ -218,6 +223,7 @@ const DETECTORS: &[Detector] = &[
     Detector::new(content::malformed),
     Detector::new(content::oversized),
     Detector::new(delivery::latency),
+    Detector::new(delivery::probe_round_trips),
 ];
 
 /// Every finding the detectors make of `m`, most severe first.
