@@ -203,6 +203,11 @@ pub struct CheckArgs {
     /// Simulate a fleet of this many agents (with --scenario)
     #[arg(long, default_value_t = 1, requires = "scenarios", value_parser = clap::value_parser!(u32).range(1..=MAX_SIMULATED_AGENTS))]
     pub agents: u32,
+    /// Send N marked probe messages to the agent itself during the first half of the window and
+    /// time their round trips to the stream and to peek. Opt-in: it WRITES to the agent's inbox
+    /// (the probes stay there as ordinary messages)
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub probe: u32,
     /// Play this many simulated seconds per real second (with --scenario)
     #[arg(long, default_value_t = SimConfig::default().time_scale, value_parser = parse_time_scale)]
     pub time_scale: f64,

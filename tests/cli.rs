@@ -778,3 +778,49 @@ fn the_man_page_opens_with_a_title_header_naming_inboxtop() {
     assert!(title.starts_with(".TH inboxtop 1"), "{title:?}");
     assert!(page.contains(".SH NAME") && page.contains("demo"));
 }
+
+/// `check --probe 3`: on a healthy simulator the probes come back with their round trips; where
+/// the stream silently drops messages they are named lost.
+#[test]
+fn probes_round_trip_on_a_healthy_stream_and_are_lost_on_a_silent_drop() {
+    let run = |scenario: &str| {
+        inboxtop()
+            .args([
+                "check",
+                "--scenario",
+                scenario,
+                "--probe",
+                "3",
+                "--time-scale",
+                "20",
+                "--duration",
+                "60s",
+                "--format",
+                "json",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (healthy, dropped) = (run("healthy"), run("silent-drop"));
+    let healthy = json_of(&healthy.wait_with_output().unwrap());
+    assert_eq!(healthy["stats"]["probes_sent"], 3, "{}", healthy["stats"]);
+    assert_eq!(healthy["stats"]["probe_stream_round_trips"]["count"], 3);
+    assert!(healthy["stats"]["probe_stream_round_trips"]["p95_ms"].is_u64());
+    let kinds: Vec<_> = healthy["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(kinds.contains(&"probe-round-trips".to_owned()), "{kinds:?}");
+    assert!(!kinds.contains(&"probe-lost".to_owned()), "{kinds:?}");
+    let dropped = json_of(&dropped.wait_with_output().unwrap());
+    assert!(
+        problems(&dropped).contains(&"probe-lost".to_owned()),
+        "{}",
+        dropped["findings"]
+    );
+    assert_eq!(dropped["stats"]["probe_stream_round_trips"]["count"], 0);
+}

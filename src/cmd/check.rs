@@ -97,6 +97,7 @@ async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<(Monito
     };
     let mut pipeline = Pipeline::start(std::slice::from_ref(&watched), settings).await?;
     let mut monitor = Monitor::new(watched.thresholds.clone());
+    let probes = send_probes(args.probe, real_duration, &watched, &pipeline);
     let deadline = tokio::time::sleep(real_duration);
     tokio::pin!(deadline);
     loop {
@@ -110,6 +111,7 @@ async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<(Monito
             () = super::terminated() => break,
         }
     }
+    probes.abort();
     // Whatever the sources had observed by now is judged too (and is what the recording holds).
     pipeline.stop_sources().await;
     while let Some(obs) = pipeline.observations.recv().await {
@@ -119,6 +121,32 @@ async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<(Monito
     let context = watched.report_context(settings).asked_for(args.duration);
     drop(watched);
     Ok((monitor, context))
+}
+
+/// `--probe N`: N probes spread over the first half of the window, so each has the second half
+/// (at least the delivery grace, for any window worth judging) to come back.
+fn send_probes(
+    count: u32,
+    window: std::time::Duration,
+    watched: &Watched,
+    pipeline: &Pipeline,
+) -> tokio::task::JoinHandle<()> {
+    let (endpoint, clock, inject) = (
+        watched.endpoint.clone(),
+        pipeline.clock,
+        pipeline.inject.clone(),
+    );
+    tokio::spawn(async move {
+        let gap = window.div_f64(2.0 * f64::from(count.max(1)));
+        for _ in 0..count {
+            tokio::time::sleep(gap).await;
+            for obs in crate::source::send_probe(&endpoint, clock).await {
+                if inject.send(obs).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
 }
 
 /// `check --from FILE`: the recording through the model, with the recorded thresholds. A bad
