@@ -111,6 +111,12 @@ pub struct MonitorArgs {
     /// Show the TUI's times in UTC instead of local time [config: utc]
     #[arg(long, global = true)]
     pub utc: bool,
+    /// Watch by peek alone, never opening the agent's stream. On SignalDock a stream is one per
+    /// agent id: connecting with a running agent's own id takes its stream over (and causes the
+    /// very reconnect loop inboxtop diagnoses). Use this to watch an agent that is running
+    /// [config: no_stream]
+    #[arg(long, global = true)]
+    pub no_stream: bool,
 }
 
 /// The simulator's knobs. Their defaults are the simulator's own (`SimConfig::default()`), for

@@ -155,6 +155,7 @@ pub struct FileConfig {
     pub max_event_bytes: Option<usize>,
     pub ca_cert: Option<PathBuf>,
     pub utc: Option<bool>,
+    pub no_stream: Option<bool>,
 }
 
 /// Everything a monitoring command needs, merged from all layers, each with its source.
@@ -179,6 +180,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// The TUI shows times in UTC rather than local time.
     pub utc: Sourced<bool>,
+    /// Peek only: the agent's stream is never opened (so never taken over).
+    pub no_stream: Sourced<bool>,
     /// Things the user should know before the TUI takes the screen (printed to stderr).
     pub warnings: Vec<String>,
 }
@@ -208,6 +211,7 @@ impl Settings {
             heartbeat_min,
             heartbeat_max,
             delivery_grace: self.delivery_grace.value,
+            expect_stream: !self.no_stream.value,
             ..Thresholds::default()
         }
     }
@@ -251,6 +255,7 @@ impl Settings {
             row("log_file", &self.log.file, path),
             row("log_filter", &self.log.filter, String::clone),
             row("utc", &self.utc, bool::to_string),
+            row("no_stream", &self.no_stream, bool::to_string),
         ]
     }
 }
@@ -480,6 +485,9 @@ pub fn merge(
         record: optional(from_flag(monitor.record.clone())),
         ca_cert: optional(from_flag(monitor.ca_cert.clone()).or(file.get(f.ca_cert.clone()))),
         log: log_settings(monitor, environment),
+        no_stream: from_flag(monitor.no_stream.then_some(true))
+            .or(file.get(f.no_stream))
+            .unwrap_or(Sourced::default(false)),
         utc: from_flag(monitor.utc.then_some(true))
             .or(file.get(f.utc))
             .unwrap_or(Sourced::default(false)),
@@ -713,6 +721,7 @@ mod tests {
                 "log_file",
                 "log_filter",
                 "utc",
+                "no_stream",
             ]
         );
         let value = |name| &rows.iter().find(|r| r.name == name).unwrap().value;

@@ -47,6 +47,9 @@ pub struct Header {
     /// (then `agent` is it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<String>,
+    /// Watched by peek alone (`--no-stream`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub peek_only: bool,
 }
 
 fn one() -> f64 {
@@ -83,6 +86,7 @@ impl Header {
             source: source.into(),
             time_scale: thresholds.time_scale,
             agents: Vec::new(),
+            peek_only: !thresholds.expect_stream,
         }
     }
 
@@ -115,6 +119,7 @@ impl Header {
         if self.time_scale.is_finite() && self.time_scale > 0.0 {
             t.time_scale = self.time_scale;
         }
+        t.expect_stream = !self.peek_only;
         t
     }
 }

@@ -209,13 +209,16 @@ impl Pipeline {
             let (cmd_tx, cmd_rx) = mpsc::channel(8);
             stream_commands.push(cmd_tx);
             let (stream, poll) = source_settings(agent, settings);
-            tasks.push(tokio::spawn(source::run_stream(
-                agent.endpoint.clone(),
-                stream,
-                agent_clock,
-                raw_tx.clone(),
-                cmd_rx,
-            )));
+            // `--no-stream`: the agent's own stream is never opened, so never taken over.
+            if !settings.no_stream.value {
+                tasks.push(tokio::spawn(source::run_stream(
+                    agent.endpoint.clone(),
+                    stream,
+                    agent_clock,
+                    raw_tx.clone(),
+                    cmd_rx,
+                )));
+            }
             tasks.push(tokio::spawn(source::run_poll(
                 agent.endpoint.clone(),
                 poll,

@@ -83,7 +83,11 @@ fn target(watched: &Watched) -> Target {
         base_url: record::without_userinfo(&watched.endpoint.base_url),
         agent: watched.endpoint.agent.clone(),
         key_masked: watched.endpoint.api_key.masked(),
-        mode: watched.origin.to_string(),
+        mode: if watched.thresholds.expect_stream {
+            watched.origin.to_string()
+        } else {
+            format!("{} · peek only (--no-stream)", watched.origin)
+        },
         expected_heartbeat: (
             watched.thresholds.heartbeat_min,
             watched.thresholds.heartbeat_max,

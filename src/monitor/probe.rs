@@ -190,7 +190,11 @@ mod tests {
         sent(&mut t, 1_000, "p-2", 10);
         t.poll(2_000, &[("p-2", 990)]);
         let grace = t.m.thresholds.delivery_grace;
-        assert_eq!(t.m.probes.lost(t.m.now, grace).count(), 0, "within the grace");
+        assert_eq!(
+            t.m.probes.lost(t.m.now, grace).count(),
+            0,
+            "within the grace"
+        );
         t.tick(1_000 + 10_000);
         assert_eq!(t.m.probes.lost(t.m.now, grace).count(), 1);
         assert_eq!(
@@ -201,7 +205,11 @@ mod tests {
 
     #[test]
     fn percentiles_over_several_probes() {
-        let f = figures([30, 10, 20, 40, 1000].into_iter().map(Duration::from_millis));
+        let f = figures(
+            [30, 10, 20, 40, 1000]
+                .into_iter()
+                .map(Duration::from_millis),
+        );
         assert_eq!(
             (f.count, f.p50_ms, f.p95_ms, f.max_ms),
             (5, Some(30), Some(1000), Some(1000))

@@ -181,6 +181,9 @@ pub fn judge_with(m: &Monitor, findings: Vec<Finding>) -> Judgement {
 
 fn headline(verdict: Verdict, checks: &[Check], findings: &[Finding]) -> String {
     match verdict {
+        Verdict::Ok if checks.len() == 1 => {
+            "peek answering (the stream is not watched: --no-stream)".into()
+        }
         Verdict::Ok => "stream up, heartbeats in band, peek answering, messages delivered".into(),
         Verdict::Unknown => {
             let missing: Vec<&str> = checks
@@ -202,6 +205,10 @@ fn headline(verdict: Verdict, checks: &[Check], findings: &[Finding]) -> String 
 }
 
 fn checks(m: &Monitor) -> Vec<Check> {
+    if !m.thresholds.expect_stream {
+        // Peek alone (`--no-stream`): the stream is not ours to open, so only peek is judged.
+        return vec![peek_answered(m)];
+    }
     vec![
         stream_opened(m),
         stream_stayed_up(m),
@@ -341,7 +348,10 @@ fn delivery(m: &Monitor) -> Check {
     if probes > 0 && m.inbox.streamed_total == probes {
         return shown(
             Evidence::Delivery,
-            format!("{probes} probe{} round-tripped on the stream", plural(probes)),
+            format!(
+                "{probes} probe{} round-tripped on the stream",
+                plural(probes)
+            ),
         );
     }
     match m.inbox.streamed_total {
@@ -513,5 +523,23 @@ mod tests {
         assert_eq!(Unknown.worst(Warning), Warning);
         assert_eq!(Critical.worst(Warning), Critical);
         assert_eq!(Ok.worst(Ok), Ok);
+    }
+
+    #[test]
+    fn peek_alone_judges_only_what_peek_can_show() {
+        let mut t = Timeline::with(
+            Thresholds {
+                expect_stream: false,
+                ..Thresholds::default()
+            },
+            1,
+        );
+        let j = judge(&t.m);
+        assert_eq!(j.verdict, Verdict::Unknown);
+        assert_eq!(j.checks.len(), 1);
+        t.poll(1_000, &[("m-1", 500)]).tick(60_000);
+        let j = judge(&t.m);
+        assert_eq!(j.verdict, Verdict::Ok, "{j:#?}");
+        assert!(j.headline.contains("--no-stream"), "{}", j.headline);
     }
 }

@@ -79,7 +79,10 @@ pub fn mark(m: &Monitor, e: &InboxEntry) -> (String, Color) {
                 Color::Cyan,
             ),
             None => (
-                format!("◆ probe out {}", human(m.thresholds.shown(m.now.since(probe.sent)))),
+                format!(
+                    "◆ probe out {}",
+                    human(m.thresholds.shown(m.now.since(probe.sent)))
+                ),
                 if m.now.since(probe.sent) > m.thresholds.delivery_grace {
                     Color::Red
                 } else {

@@ -216,9 +216,7 @@ pub(super) fn probe_round_trips(m: &Monitor) -> Option<Finding> {
     let poll = m.probes.poll_round_trips();
     let show = |ms: Option<u64>| {
         ms.map_or("–".into(), |ms| {
-            crate::monitor::verdict::fmt_duration(
-                m.thresholds.shown(Duration::from_millis(ms)),
-            )
+            crate::monitor::verdict::fmt_duration(m.thresholds.shown(Duration::from_millis(ms)))
         })
     };
     let first = m.probes.recent.iter().find(|p| p.stream_rtt.is_some())?;
@@ -342,7 +340,11 @@ mod tests {
         t.tick(2_000 + 10_500);
         let lost = t.find(FindingKind::ProbeLost).expect("probe-lost");
         assert_eq!(lost.severity, Severity::Error);
-        assert!(lost.summary.starts_with("1 probe of 2 sent"), "{}", lost.summary);
+        assert!(
+            lost.summary.starts_with("1 probe of 2 sent"),
+            "{}",
+            lost.summary
+        );
         let rtt = t.find(FindingKind::ProbeRoundTrips).expect("round trips");
         assert!(rtt.summary.contains("stream p50 100 ms"), "{}", rtt.summary);
     }

@@ -34,6 +34,9 @@ pub struct Thresholds {
     /// Simulated seconds per real second of what is watched (1 for a real server). The limits
     /// above are in real time; reports multiply by this to speak in the simulator's seconds.
     pub time_scale: f64,
+    /// Whether the stream is watched at all (`--no-stream` watches by peek alone): without it the
+    /// verdict asks only for what peek can show.
+    pub expect_stream: bool,
 }
 
 impl Default for Thresholds {
@@ -47,6 +50,7 @@ impl Default for Thresholds {
             short_sessions: 3,
             idle_spread: 0.05,
             time_scale: 1.0,
+            expect_stream: true,
         }
     }
 }
