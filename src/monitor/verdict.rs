@@ -319,9 +319,9 @@ fn heartbeats(m: &Monitor) -> Check {
 
 fn peek_answered(m: &Monitor) -> Check {
     match m.inbox.polls {
-        0 if m.polls_failed > 0 => missing(
+        0 if m.poll_failures.total() > 0 => missing(
             Evidence::PeekAnswered,
-            format!("no peek answered ({} failed)", m.polls_failed),
+            format!("no peek answered ({} failed)", m.poll_failures.total()),
             None,
         ),
         0 => missing(
