@@ -4,7 +4,7 @@ use serde_json::json;
 use std::time::Duration;
 
 use super::sessions::ended_ages;
-use super::{Finding, FindingKind, Severity, ev, median, min_max, secs};
+use super::{Finding, FindingKind, Severity, ev, median, min_max, secs, secs_of, shown_s};
 use crate::monitor::Monitor;
 use crate::monitor::connection::{ConnState, SessionEnd};
 use crate::monitor::log::EntryKind;
@@ -52,6 +52,7 @@ pub(super) fn flood(m: &Monitor) -> Option<Finding> {
     if !sent_gaps.is_empty() && median(sent_gaps.clone()) > min_interval / 2.0 {
         return None;
     }
+    let t = &m.thresholds;
     let (first, last) = (beats[0], beats[beats.len() - 1]);
     // The burst became a flood at its `flood_beats`-th heartbeat.
     let raised = beats[m.thresholds.flood_beats.clamp(1, beats.len()) - 1];
@@ -71,18 +72,18 @@ pub(super) fn flood(m: &Monitor) -> Option<Finding> {
         summary: format!(
             "{} heartbeats in {:.1} s where at most 1 per {:.1} s is expected",
             beats.len(),
-            span.as_secs_f64(),
-            min_interval
+            shown_s(t, span),
+            shown_s(t, t.heartbeat_min)
         ),
         evidence: ev(&[
             ("heartbeats_in_burst", json!(beats.len())),
-            ("burst_window_s", secs(span)),
-            ("min_spacing_s", json!(min_max(&recv_gaps).0)),
-            ("median_spacing_s", json!(median(recv_gaps))),
-            ("median_payload_spacing_s", json!(median(sent_gaps))),
+            ("burst_window_s", secs(t, span)),
+            ("min_spacing_s", secs_of(t, min_max(&recv_gaps).0)),
+            ("median_spacing_s", secs_of(t, median(recv_gaps))),
+            ("median_payload_spacing_s", secs_of(t, median(sent_gaps))),
             (
                 "expected_interval_s",
-                json!([min_interval, m.thresholds.heartbeat_max.as_secs_f64()]),
+                json!([secs(t, t.heartbeat_min), secs(t, t.heartbeat_max)]),
             ),
             ("sessions_with_a_burst", json!(bursts)),
             ("heartbeats_total", json!(m.heartbeats.total())),
@@ -132,6 +133,7 @@ pub(super) fn buffering(m: &Monitor) -> Option<Finding> {
         }
     }
     raised?;
+    let t = &m.thresholds;
     let spread = most_delay - least_delay;
     Some(Finding {
         kind: FindingKind::ProxyBuffering,
@@ -140,13 +142,14 @@ pub(super) fn buffering(m: &Monitor) -> Option<Finding> {
         last_seen: m.heartbeats.last().map(|b| b.wall),
         raised_at: raised,
         summary: format!(
-            "events arrive in bursts: {bunched} heartbeats sent ≥{:.1} s apart arrived together (held up to {spread:.1} s)",
-            half.as_secs_f64()
+            "events arrive in bursts: {bunched} heartbeats sent ≥{:.1} s apart arrived together (held up to {:.1} s)",
+            shown_s(t, half),
+            t.shown_secs(spread)
         ),
         evidence: ev(&[
             ("bunched_heartbeat_pairs", json!(bunched)),
-            ("hold_spread_s", json!(spread)),
-            ("max_delay_s", json!(most_delay)),
+            ("hold_spread_s", secs_of(t, spread)),
+            ("max_delay_s", secs_of(t, most_delay)),
             (
                 "hint",
                 json!(
@@ -213,7 +216,8 @@ fn timed_out_silence(m: &Monitor) -> Option<Silence> {
 /// Open, and not a single byte for more than the longest normal silence — now, or in the last
 /// session, which our read timeout had to end.
 pub(super) fn stalled(m: &Monitor) -> Option<Finding> {
-    let limit = m.thresholds.longest_normal_silence();
+    let t = &m.thresholds;
+    let limit = t.longest_normal_silence();
     // A fresh session after a read timeout has not been silent long yet: the last one tells.
     let silence = current_silence(m)
         .filter(|s| s.length() > limit)
@@ -234,13 +238,13 @@ pub(super) fn stalled(m: &Monitor) -> Option<Finding> {
         raised_at: Some(stalled_at),
         summary: format!(
             "stream open but silent for {:.1} s: no heartbeat, no keep-alive, no close",
-            silent.as_secs_f64()
+            shown_s(t, silent)
         ),
         evidence: ev(&[
             ("session", json!(silence.session)),
-            ("silent_for_s", secs(silent)),
-            ("open_for_s", secs(silence.open_for)),
-            ("limit_s", secs(limit)),
+            ("silent_for_s", secs(t, silent)),
+            ("open_for_s", secs(t, silence.open_for)),
+            ("limit_s", secs(t, limit)),
             ("sessions_ended_by_read_timeout", json!(timeouts)),
             (
                 "hint",
@@ -269,7 +273,8 @@ fn quiet_since(m: &Monitor) -> Option<Mono> {
 /// session has been quiet that long, or two of the last three sessions lived that long without
 /// one. (While the stream is down, missing heartbeats say nothing about the server's heartbeat.)
 pub(super) fn stale(m: &Monitor) -> Option<Finding> {
-    let limit = m.thresholds.longest_normal_silence();
+    let t = &m.thresholds;
+    let limit = t.longest_normal_silence();
     let quiet_now = quiet_since(m).filter(|from| m.now.since(*from) > limit);
     // Newest first.
     let silent_sessions: Vec<_> = ended_ages(m)
@@ -308,12 +313,12 @@ pub(super) fn stale(m: &Monitor) -> Option<Finding> {
         raised_at: now_crossed.into_iter().chain(second_silent_end).min(),
         summary: format!(
             "no heartbeat for {:.1} s while the stream was open (expected one every {:.1}-{:.1} s)",
-            quiet.as_secs_f64(),
-            m.thresholds.heartbeat_min.as_secs_f64(),
-            m.thresholds.heartbeat_max.as_secs_f64()
+            shown_s(t, quiet),
+            shown_s(t, t.heartbeat_min),
+            shown_s(t, t.heartbeat_max)
         ),
         evidence: ev(&[
-            ("quiet_for_s", secs(quiet)),
+            ("quiet_for_s", secs(t, quiet)),
             ("sessions_without_a_heartbeat", json!(silent_sessions.len())),
             ("heartbeats_total", json!(m.heartbeats.total())),
             (

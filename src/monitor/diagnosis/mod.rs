@@ -53,12 +53,23 @@ impl Default for Thresholds {
 
 impl Thresholds {
     /// A duration of real (monotonic) time as the watched system counts it: simulated seconds
-    /// for a scaled simulator, itself otherwise. Every duration a person reads goes through here.
+    /// for a scaled simulator, itself otherwise. Every duration a person reads goes through here
+    /// (or through [`Thresholds::shown_secs`]).
     pub fn shown(&self, real: Duration) -> Duration {
+        real.mul_f64(self.watched_per_real())
+    }
+
+    /// [`Thresholds::shown`] for real seconds already reduced to a number (a median, a spread).
+    pub fn shown_secs(&self, real_s: f64) -> f64 {
+        real_s * self.watched_per_real()
+    }
+
+    /// The watched system's seconds per real second: the time scale, when it is a valid one.
+    pub fn watched_per_real(&self) -> f64 {
         if self.time_scale.is_finite() && self.time_scale > 0.0 {
-            real.mul_f64(self.time_scale)
+            self.time_scale
         } else {
-            real
+            1.0
         }
     }
 
@@ -249,9 +260,19 @@ fn ev(pairs: &[(&str, Value)]) -> Evidence {
         .collect()
 }
 
-/// A duration as seconds, to the millisecond.
-fn secs(d: Duration) -> Value {
-    json!((d.as_secs_f64() * 1000.0).round() / 1000.0)
+/// A real duration as evidence: the watched system's seconds, to the millisecond.
+fn secs(t: &Thresholds, real: Duration) -> Value {
+    secs_of(t, real.as_secs_f64())
+}
+
+/// [`secs`] for real seconds already reduced to a number (a median, a spread).
+fn secs_of(t: &Thresholds, real_s: f64) -> Value {
+    json!((t.shown_secs(real_s) * 1000.0).round() / 1000.0)
+}
+
+/// A real duration as the watched system's seconds, for a summary.
+fn shown_s(t: &Thresholds, real: Duration) -> f64 {
+    t.shown(real).as_secs_f64()
 }
 
 /// The upper median (0 for none).
@@ -396,6 +417,40 @@ mod tests {
             assert!(f.first_seen.is_none_or(|first| first <= raised), "{f:?}");
             assert!(raised <= t.m.now_wall, "{f:?}");
         }
+    }
+
+    /// Every duration of every finding's evidence, by finding and label.
+    fn durations(t: &Timeline) -> Vec<(FindingKind, String, f64)> {
+        t.findings()
+            .into_iter()
+            .flat_map(|f| {
+                f.evidence
+                    .into_iter()
+                    .filter(|(label, _)| label.ends_with("_s") || label.ends_with("_ms"))
+                    .filter_map(move |(label, v)| Some((f.kind, label, v.as_f64()?)))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_compressed_timeline_is_reported_in_the_watched_systems_seconds() {
+        let real = outage(1, Thresholds::default());
+        let fast = outage(10, Thresholds::default().scaled(10.0));
+        let (real, fast) = (durations(&real), durations(&fast));
+        assert!(real.len() >= 8, "{real:?}");
+        assert_eq!(real.len(), fast.len());
+        for (r, f) in real.iter().zip(&fast) {
+            assert_eq!((r.0, &r.1), (f.0, &f.1));
+            assert!((r.2 - f.2).abs() < 0.02, "{r:?} vs {f:?}");
+        }
+        let stalled = |scale: u64, thresholds: Thresholds| {
+            let mut t = Timeline::with(thresholds, scale);
+            t.open(0, 1).tick(90_000);
+            t.find(FindingKind::StreamStalled).unwrap()
+        };
+        let f = stalled(20, Thresholds::default().scaled(20.0));
+        assert_eq!(crate::testkit::evidence(&f, "silent_for_s"), 90.0);
+        assert!(f.summary.contains("silent for 90.0 s"), "{}", f.summary);
     }
 
     #[test]

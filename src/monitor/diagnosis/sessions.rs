@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{Finding, FindingKind, Severity, ev, median, min_max};
+use super::{Finding, FindingKind, Severity, Thresholds, ev, median, min_max, secs_of, shown_s};
 use crate::monitor::Monitor;
 use crate::monitor::connection::{Session, SessionEnd};
 use crate::observation::CloseReason;
@@ -38,11 +38,21 @@ fn reason_counts(sessions: &[(&Session, Duration)]) -> Value {
     json!(counts)
 }
 
-/// The youngest, median and oldest age of `sessions`, in seconds.
+/// The youngest, median and oldest age of `sessions`, in real seconds.
 fn age_stats(sessions: &[(&Session, Duration)]) -> (f64, f64, f64) {
     let ages: Vec<f64> = sessions.iter().map(|(_, a)| a.as_secs_f64()).collect();
     let (min, max) = min_max(&ages);
     (min, median(ages), max)
+}
+
+/// The ages of `sessions` as evidence, in the watched system's seconds.
+fn age_evidence(t: &Thresholds, sessions: &[(&Session, Duration)]) -> [(&'static str, Value); 3] {
+    let (min, med, max) = age_stats(sessions);
+    [
+        ("age_min_s", secs_of(t, min)),
+        ("age_median_s", secs_of(t, med)),
+        ("age_max_s", secs_of(t, max)),
+    ]
 }
 
 /// Sessions that open and die young, again and again: a reconnect loop.
@@ -54,9 +64,11 @@ pub(super) fn short_sessions(m: &Monitor) -> Option<Finding> {
     if short.len() < m.thresholds.short_sessions {
         return None;
     }
-    let (min, med, max) = age_stats(&short);
+    let t = &m.thresholds;
+    let (_, med, _) = age_stats(&short);
     // A loop from the `short_sessions`-th short session on.
-    let raised = short[m.thresholds.short_sessions.clamp(1, short.len()) - 1].0;
+    let raised = short[t.short_sessions.clamp(1, short.len()) - 1].0;
+    let [age_min, age_median, age_max] = age_evidence(t, &short);
     Some(Finding {
         kind: FindingKind::ShortSessions,
         severity: Severity::Error,
@@ -64,16 +76,17 @@ pub(super) fn short_sessions(m: &Monitor) -> Option<Finding> {
         last_seen: short[short.len() - 1].0.ended_wall,
         raised_at: raised.ended_wall,
         summary: format!(
-            "reconnect loop: {} sessions lived under {:.1} s (median {med:.2} s), {} reconnects",
+            "reconnect loop: {} sessions lived under {:.1} s (median {:.2} s), {} reconnects",
             short.len(),
-            m.thresholds.short_session.as_secs_f64(),
+            shown_s(t, t.short_session),
+            t.shown_secs(med),
             m.connection.reconnects()
         ),
         evidence: ev(&[
             ("short_sessions", json!(short.len())),
-            ("age_min_s", json!(min)),
-            ("age_median_s", json!(med)),
-            ("age_max_s", json!(max)),
+            age_min,
+            age_median,
+            age_max,
             ("close_reasons", reason_counts(&short)),
             ("reconnects", json!(m.connection.reconnects())),
             ("sessions_total", json!(m.connection.attempts())),
@@ -100,7 +113,9 @@ pub(super) fn proxy_idle_timeout(m: &Monitor) -> Option<Finding> {
     if !at_one_age(recent, spread) {
         return None;
     }
+    let t = &m.thresholds;
     let (min, med, max) = age_stats(recent);
+    let [age_min, age_median, age_max] = age_evidence(t, recent);
     // Concluded when the oldest of them first made enough sessions at one age.
     let raised = (IDLE_TIMEOUT_SESSIONS..=recent.len())
         .find(|&n| at_one_age(&recent[..n], spread))
@@ -113,15 +128,16 @@ pub(super) fn proxy_idle_timeout(m: &Monitor) -> Option<Finding> {
         last_seen: recent[recent.len() - 1].0.ended_wall,
         raised_at: raised,
         summary: format!(
-            "{} sessions ended at the same age ≈{med:.1} s (spread {:.2} s)",
+            "{} sessions ended at the same age ≈{:.1} s (spread {:.2} s)",
             recent.len(),
-            max - min
+            t.shown_secs(med),
+            t.shown_secs(max - min)
         ),
         evidence: ev(&[
             ("sessions", json!(recent.len())),
-            ("age_median_s", json!(med)),
-            ("age_min_s", json!(min)),
-            ("age_max_s", json!(max)),
+            age_median,
+            age_min,
+            age_max,
             ("close_reasons", reason_counts(recent)),
             ("hint", json!(hint)),
         ]),
