@@ -160,14 +160,16 @@ pub(super) fn buffering(m: &Monitor) -> Option<Finding> {
     })
 }
 
-/// The last byte (event or comment) of session `id`, if the log still holds one.
+/// The last byte (event or comment) of session `id`, if the log still holds one. (Lifecycle
+/// lines are skipped before judging sessions: a peek's are logged under session 0.)
 fn last_activity(m: &Monitor, id: u64) -> Option<Mono> {
     m.log
         .entries
         .iter()
         .rev()
+        .filter(|e| e.kind != EntryKind::Lifecycle)
         .take_while(|e| e.session >= id)
-        .find(|e| e.session == id && e.kind != EntryKind::Lifecycle)
+        .find(|e| e.session == id)
         .map(|e| e.t)
 }
 
@@ -333,6 +335,7 @@ pub(super) fn stale(m: &Monitor) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observation::Route;
     use crate::testkit::{Timeline, evidence};
 
     /// `n` heartbeats 1 s apart, with payload timestamps spaced `sent_gap_ms`.
@@ -441,6 +444,30 @@ mod tests {
             "now the open one is silent"
         );
         assert_eq!(current.raised_at, Some(t.wall(141_000)));
+    }
+
+    #[test]
+    fn a_peeks_lifecycle_lines_do_not_hide_the_streams_last_byte() {
+        let mut t = Timeline::new();
+        t.open(0, 1).heartbeat(50_000, 1, 50_000).redirect(
+            55_000,
+            Route::Peek,
+            None,
+            307,
+            "http://a/peek",
+            "http://a/v2/peek",
+            false,
+        );
+        t.tick(100_000);
+        assert!(
+            !t.has(FindingKind::StreamStalled),
+            "50 s since the heartbeat"
+        );
+        t.tick(111_000);
+        assert!(
+            t.has(FindingKind::StreamStalled),
+            "61 s since the heartbeat"
+        );
     }
 
     #[test]
