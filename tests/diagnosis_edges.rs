@@ -104,11 +104,16 @@ fn buffering_needs_a_delay_spread_of_half_the_minimum_interval() {
     assert!(!wide.has(FindingKind::HeartbeatFlood));
 }
 
-// ---------------------------------------------------------------- heartbeat-stale / stream-stalled
+// ---------------------------------------------------------------- no-heartbeat / heartbeat-stale / stream-stalled
 
-fn keepalives_until(end_ms: u64) -> Timeline {
+/// One session open from 0 with keep-alive comments every 15 s (up to 60 s), and a heartbeat at
+/// `beat_ms` if any, observed until `end_ms`.
+fn keepalives_until(beat_ms: Option<u64>, end_ms: u64) -> Timeline {
     let mut t = Timeline::new();
     t.open(0, 1);
+    if let Some(ms) = beat_ms {
+        t.heartbeat(ms, 1, ms);
+    }
     let mut s = 15_000;
     while s <= end_ms.min(60_000) {
         t.comment(s, 1);
@@ -119,16 +124,35 @@ fn keepalives_until(end_ms: u64) -> Timeline {
 }
 
 #[test]
-fn keepalives_without_heartbeats_are_stale_not_stalled() {
-    let before = keepalives_until(59_900);
+fn keepalives_and_never_a_heartbeat_is_no_heartbeat_after_a_band() {
+    let exact = keepalives_until(None, 30_000);
+    assert!(
+        exact.alarms().is_empty(),
+        "exactly a band: {:?}",
+        exact.alarms()
+    );
+    let after = keepalives_until(None, 30_001);
+    assert_eq!(after.alarms(), vec![FindingKind::NoHeartbeat]);
+    assert_eq!(
+        after.severity(FindingKind::NoHeartbeat),
+        Some(Severity::Error)
+    );
+    // Twice the band on, it is still the one finding: never a heartbeat explains none lately.
+    let later = keepalives_until(None, 61_000);
+    assert_eq!(later.alarms(), vec![FindingKind::NoHeartbeat]);
+}
+
+#[test]
+fn keepalives_after_a_heartbeat_are_stale_not_stalled() {
+    let before = keepalives_until(Some(1000), 60_900);
     assert!(before.alarms().is_empty(), "{:?}", before.alarms());
-    let exact = keepalives_until(60_000);
+    let exact = keepalives_until(Some(1000), 61_000);
     assert!(
         exact.alarms().is_empty(),
         "60 s is exactly 2 × 30 s: {:?}",
         exact.alarms()
     );
-    let after = keepalives_until(61_000);
+    let after = keepalives_until(Some(1000), 62_000);
     assert_eq!(after.alarms(), vec![FindingKind::HeartbeatStale]);
     assert_eq!(
         after.severity(FindingKind::HeartbeatStale),
@@ -153,9 +177,9 @@ fn a_heartbeat_resets_staleness() {
 fn total_silence_is_stalled_after_twice_the_longest_interval() {
     let mut t = Timeline::new();
     t.open(0, 1).tick(59_000);
-    assert!(t.alarms().is_empty(), "{:?}", t.alarms());
+    assert_eq!(t.alarms(), vec![FindingKind::NoHeartbeat]);
     t.tick(60_000);
-    assert!(t.alarms().is_empty(), "exactly 60 s: {:?}", t.alarms());
+    assert_eq!(t.alarms(), vec![FindingKind::NoHeartbeat], "exactly 60 s");
     t.tick(61_000);
     assert_eq!(t.alarms(), vec![FindingKind::StreamStalled]);
     let f = t.find(FindingKind::StreamStalled).unwrap();
@@ -412,11 +436,21 @@ fn http_statuses_map_to_their_findings_with_the_error_code() {
 }
 
 #[test]
-fn unclassified_statuses_raise_none_of_the_http_findings() {
-    for status in [400, 409, 499] {
+fn unclassified_statuses_are_stream_rejected() {
+    for status in [400, 409, 410, 422, 499] {
         let mut t = Timeline::new();
         t.http(0, 1, status, "E_OTHER");
-        assert!(t.alarms().is_empty(), "status {status}: {:?}", t.alarms());
+        assert_eq!(
+            t.alarms(),
+            vec![FindingKind::StreamRejected],
+            "status {status}"
+        );
+        let f = t.find(FindingKind::StreamRejected).unwrap();
+        assert_eq!(f.severity, Severity::Error);
+        assert_eq!(
+            evidence(&f, "error_codes"),
+            &serde_json::json!({"E_OTHER": 1})
+        );
         assert_eq!(t.m.stats().http_errors, 1);
     }
 }

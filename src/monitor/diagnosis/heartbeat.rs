@@ -1,4 +1,5 @@
-//! The heartbeat family: a flood, a buffering intermediary, a stalled stream, a stale heartbeat.
+//! The heartbeat family: a flood, a buffering intermediary, a stalled stream, a stream that never
+//! carried a heartbeat, a stale heartbeat.
 
 use serde_json::json;
 use std::time::Duration;
@@ -258,6 +259,54 @@ pub(super) fn stalled(m: &Monitor) -> Option<Finding> {
     })
 }
 
+/// Not one heartbeat ever, though a session stayed open longer than a full band: the server
+/// sends none (events or comments may have come), or none reaches us.
+pub(super) fn no_heartbeat(m: &Monitor) -> Option<Finding> {
+    if m.heartbeats.total() > 0 {
+        return None;
+    }
+    let t = &m.thresholds;
+    let band = t.heartbeat_max;
+    let over_band: Vec<(Mono, Duration)> = m
+        .connection
+        .sessions
+        .iter()
+        .filter_map(|s| Some((s.opened?, s.open_for(m.now)?)))
+        .filter(|(_, open)| *open > band)
+        .collect();
+    let (first_opened, _) = over_band.first()?;
+    let longest = over_band.iter().map(|(_, open)| *open).max()?;
+    let crossed = m.wall_at(first_opened.plus(band));
+    Some(Finding {
+        kind: FindingKind::NoHeartbeat,
+        severity: Severity::Error,
+        first_seen: Some(crossed),
+        last_seen: Some(m.now_wall),
+        raised_at: Some(crossed),
+        summary: format!(
+            "not one heartbeat: the stream stayed open {:.1} s, longer than the {:.1} s band, without one",
+            shown_s(t, longest),
+            shown_s(t, band)
+        ),
+        evidence: ev(&[
+            ("sessions_open_past_the_band", json!(over_band.len())),
+            ("longest_open_s", secs(t, longest)),
+            (
+                "expected_interval_s",
+                json!([secs(t, t.heartbeat_min), secs(t, t.heartbeat_max)]),
+            ),
+            ("events", json!(m.events_total)),
+            ("keepalive_comments", json!(m.comments_total)),
+            (
+                "hint",
+                json!(
+                    "the server sends no `event: heartbeat`, or none gets through: check that this is the SignalDock stream route with heartbeats on, and that sessions live longer than the heartbeat interval; keep-alive comments keep a connection open but say nothing of the server's heartbeat task"
+                ),
+            ),
+        ]),
+    })
+}
+
 /// Since when the open session has had no heartbeat.
 fn quiet_since(m: &Monitor) -> Option<Mono> {
     let ConnState::Open { session, since } = m.connection.state else {
@@ -384,23 +433,84 @@ mod tests {
     }
 
     #[test]
-    fn stalled_when_silent_stale_when_only_keepalives() {
+    fn silence_is_no_heartbeat_after_a_band_then_stalled() {
         let mut silent = Timeline::new();
-        silent.open(0, 1).tick(59_000);
+        silent.open(0, 1).tick(30_000);
         assert!(
             silent.alarms().is_empty(),
+            "exactly a band: {:?}",
+            silent.alarms()
+        );
+        silent.tick(30_001);
+        assert_eq!(silent.alarms(), vec![FindingKind::NoHeartbeat]);
+        silent.tick(59_000);
+        assert_eq!(
+            silent.alarms(),
+            vec![FindingKind::NoHeartbeat],
             "59 s of silence is within 2 × 30 s"
         );
         silent.tick(61_000);
         assert_eq!(silent.alarms(), vec![FindingKind::StreamStalled]);
+    }
 
+    #[test]
+    fn keepalives_without_a_heartbeat_ever_are_no_heartbeat() {
         let mut keepalive = Timeline::new();
         keepalive.open(0, 1);
         for s in (15..=60).step_by(15) {
             keepalive.comment(s * 1000, 1);
         }
         keepalive.tick(61_000);
-        assert_eq!(keepalive.alarms(), vec![FindingKind::HeartbeatStale]);
+        assert_eq!(keepalive.alarms(), vec![FindingKind::NoHeartbeat]);
+        let f = keepalive.find(FindingKind::NoHeartbeat).unwrap();
+        assert_eq!(f.severity, Severity::Error);
+        assert_eq!(f.raised_at, Some(keepalive.wall(30_000)), "open + a band");
+        assert_eq!(evidence(&f, "longest_open_s"), 61.0);
+        assert_eq!(evidence(&f, "keepalive_comments"), 4);
+        assert!(stale(&keepalive.m).is_some(), "stale too, and left out");
+    }
+
+    #[test]
+    fn heartbeats_that_stop_are_stale() {
+        let mut t = Timeline::new();
+        t.open(0, 1).heartbeat(1000, 1, 1000);
+        for s in (15..=60).step_by(15) {
+            t.comment(s * 1000, 1);
+        }
+        t.tick(61_000);
+        assert!(
+            t.alarms().is_empty(),
+            "60 s since the heartbeat: {:?}",
+            t.alarms()
+        );
+        t.tick(61_001);
+        assert_eq!(t.alarms(), vec![FindingKind::HeartbeatStale]);
+    }
+
+    #[test]
+    fn no_heartbeat_needs_a_session_open_past_the_band() {
+        // Sessions of 25 s, none with a heartbeat: none stayed open a band.
+        let mut t = Timeline::new();
+        for session in 0..4 {
+            let opened = session * 30_000;
+            t.open(opened, session + 1).close(
+                opened + 25_000,
+                session + 1,
+                CloseReason::Reset {
+                    detail: "cut".into(),
+                },
+            );
+        }
+        t.tick(200_000);
+        assert!(!t.has(FindingKind::NoHeartbeat));
+        // The fifth stays open.
+        t.open(200_000, 5).tick(230_001);
+        let f = t.find(FindingKind::NoHeartbeat).unwrap();
+        assert_eq!(evidence(&f, "sessions_open_past_the_band"), 1);
+        assert_eq!(f.raised_at, Some(t.wall(230_000)));
+        // One heartbeat, ever, and it is not this finding.
+        t.heartbeat(231_000, 5, 231_000);
+        assert!(!t.has(FindingKind::NoHeartbeat));
     }
 
     #[test]

@@ -7,7 +7,9 @@ mod content;
 mod delivery;
 mod heartbeat;
 mod http;
+mod reconnect;
 mod sessions;
+mod timers;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -127,6 +129,15 @@ pub enum FindingKind {
     OversizedEvent,
     NetworkErrors,
     DeliveryLatency,
+    StreamRejected,
+    PollFailed,
+    ServerSaidStop,
+    Redirected,
+    NoHeartbeat,
+    LostResumeId,
+    NestedFrame,
+    StackedHeartbeats,
+    SessionTakeover,
 }
 
 /// One conclusion, with the facts that support it.
@@ -177,6 +188,15 @@ impl FindingKind {
             FindingKind::OversizedEvent => "oversized-event",
             FindingKind::NetworkErrors => "network-errors",
             FindingKind::DeliveryLatency => "delivery-latency",
+            FindingKind::StreamRejected => "stream-rejected",
+            FindingKind::PollFailed => "poll-failed",
+            FindingKind::ServerSaidStop => "server-said-stop",
+            FindingKind::Redirected => "redirected",
+            FindingKind::NoHeartbeat => "no-heartbeat",
+            FindingKind::LostResumeId => "lost-resume-id",
+            FindingKind::NestedFrame => "nested-frame",
+            FindingKind::StackedHeartbeats => "stacked-heartbeats",
+            FindingKind::SessionTakeover => "session-takeover",
         }
     }
 }
@@ -210,23 +230,42 @@ impl Detector {
 
 /// Every detector. Among findings of one severity and first sighting, this order is kept.
 const DETECTORS: &[Detector] = &[
-    // A flood arrives bunched too: it is not a buffer.
-    Detector::new(heartbeat::flood),
+    Detector::new(timers::stacked),
+    // Stacked timers flood a stream once there are enough of them; a flood arrives bunched too,
+    // which is not a buffer.
+    Detector::new(heartbeat::flood).explained_by(&[FindingKind::StackedHeartbeats]),
     Detector::new(heartbeat::buffering).explained_by(&[FindingKind::HeartbeatFlood]),
-    // A stalled stream carries no heartbeat either: staleness is its symptom.
+    // Missing heartbeats, from the most specific cause to the least: not a byte at all (stalled),
+    // heartbeats wrapped where no client sees them (nested frames), never a heartbeat, none lately.
     Detector::new(heartbeat::stalled),
-    Detector::new(heartbeat::stale).explained_by(&[FindingKind::StreamStalled]),
+    Detector::new(heartbeat::no_heartbeat)
+        .explained_by(&[FindingKind::StreamStalled, FindingKind::NestedFrame]),
+    Detector::new(heartbeat::stale).explained_by(&[
+        FindingKind::StreamStalled,
+        FindingKind::NestedFrame,
+        FindingKind::NoHeartbeat,
+    ]),
+    // A takeover is the more specific cause of the short sessions it makes; both are shown, the
+    // takeover first.
+    Detector::new(sessions::takeover),
     Detector::new(sessions::short_sessions),
     Detector::new(sessions::proxy_idle_timeout),
     Detector::new(delivery::gap),
+    Detector::new(reconnect::server_said_stop),
     Detector::new(http::auth_failed),
     Detector::new(http::not_found),
     Detector::new(http::rate_limited),
     Detector::new(http::server_errors),
+    Detector::new(http::stream_rejected),
+    Detector::new(http::poll_failed),
     Detector::new(http::network_errors),
+    Detector::new(reconnect::redirected),
+    Detector::new(reconnect::lost_resume_id),
     Detector::new(content::bad_content_type),
     Detector::new(delivery::duplicates),
-    Detector::new(content::malformed),
+    Detector::new(content::nested_frame),
+    // Nested framing makes events unreadable as what their type promises.
+    Detector::new(content::malformed).explained_by(&[FindingKind::NestedFrame]),
     Detector::new(content::oversized),
     Detector::new(delivery::latency),
 ];
@@ -351,6 +390,74 @@ mod tests {
     }
 
     #[test]
+    fn never_a_heartbeat_explains_away_that_none_came_lately() {
+        let mut t = Timeline::new();
+        t.open(0, 1);
+        for s in (15..=60).step_by(15) {
+            t.comment(s * 1000, 1);
+        }
+        t.tick(61_000);
+        assert_explains(&t, heartbeat::no_heartbeat, heartbeat::stale);
+    }
+
+    #[test]
+    fn a_stall_explains_away_that_no_heartbeat_ever_came() {
+        let mut t = Timeline::new();
+        t.open(0, 1).tick(61_000);
+        assert_explains(&t, heartbeat::stalled, heartbeat::no_heartbeat);
+    }
+
+    #[test]
+    fn nested_frames_explain_away_the_heartbeats_and_messages_they_hide() {
+        let mut t = Timeline::new();
+        t.open(0, 1);
+        for s in [15, 30] {
+            let inner = format!(
+                "event: heartbeat\ndata: {{\"timestamp\":\"{}\"}}",
+                t.rfc3339(s * 1000)
+            );
+            t.event(s * 1000, 1, "message", None, inner);
+        }
+        t.tick(31_000);
+        assert!(heartbeat::no_heartbeat(&t.m).is_some());
+        assert!(content::malformed(&t.m).is_some());
+        assert_eq!(t.alarms(), vec![FindingKind::NestedFrame]);
+    }
+
+    #[test]
+    fn stacked_timers_explain_away_the_flood_they_make() {
+        // Six timers of 15 s, a second apart: six heartbeats within every 15 s.
+        let mut t = Timeline::new();
+        t.open(0, 1);
+        for k in 0..4 {
+            for phase in [1000, 2000, 3000, 4500, 5000, 6000] {
+                let sent = phase + k * 15_000;
+                t.heartbeat(sent + 30, 1, sent);
+            }
+        }
+        assert_explains(&t, timers::stacked, heartbeat::flood);
+    }
+
+    #[test]
+    fn every_kind_is_named_as_it_is_serialized() {
+        let kinds = [
+            FindingKind::StreamRejected,
+            FindingKind::PollFailed,
+            FindingKind::ServerSaidStop,
+            FindingKind::Redirected,
+            FindingKind::NoHeartbeat,
+            FindingKind::LostResumeId,
+            FindingKind::NestedFrame,
+            FindingKind::StackedHeartbeats,
+            FindingKind::SessionTakeover,
+            FindingKind::HeartbeatFlood,
+        ];
+        for kind in kinds {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
+        }
+    }
+
+    #[test]
     fn findings_are_listed_most_severe_first_then_by_first_sighting() {
         let mut t = Timeline::new();
         // The registry lists auth before not-found before server errors; time and severity win.
@@ -407,18 +514,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn every_finding_is_raised_between_its_first_sighting_and_now() {
-        let t = outage(1, Thresholds::default());
-        let findings = t.findings();
-        assert!(findings.len() >= 3, "{findings:?}");
-        for f in findings {
-            let raised = f.raised_at.unwrap_or_else(|| panic!("no raised_at: {f:?}"));
-            assert!(f.first_seen.is_none_or(|first| first <= raised), "{f:?}");
-            assert!(raised <= t.m.now_wall, "{f:?}");
-        }
-    }
-
     /// Every duration of every finding's evidence, by finding and label.
     fn durations(t: &Timeline) -> Vec<(FindingKind, String, f64)> {
         t.findings()
@@ -451,6 +546,18 @@ mod tests {
         let f = stalled(20, Thresholds::default().scaled(20.0));
         assert_eq!(crate::testkit::evidence(&f, "silent_for_s"), 90.0);
         assert!(f.summary.contains("silent for 90.0 s"), "{}", f.summary);
+    }
+
+    #[test]
+    fn every_finding_is_raised_between_its_first_sighting_and_now() {
+        let t = outage(1, Thresholds::default());
+        let findings = t.findings();
+        assert!(findings.len() >= 3, "{findings:?}");
+        for f in findings {
+            let raised = f.raised_at.unwrap_or_else(|| panic!("no raised_at: {f:?}"));
+            assert!(f.first_seen.is_none_or(|first| first <= raised), "{f:?}");
+            assert!(raised <= t.m.now_wall, "{f:?}");
+        }
     }
 
     #[test]
