@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::monitor::{Finding, FindingKind, Monitor, Severity, Thresholds};
-use crate::observation::{CloseReason, Kind, Mono, NetErrorClass, Observation};
+use crate::observation::{CloseReason, Kind, Mono, NetErrorClass, Observation, Route};
 use crate::wire::{ApiError, WireMessage};
 
 /// The wall-clock origin of every synthetic timeline.
@@ -119,6 +119,90 @@ impl Timeline {
             "application/json",
             None,
             Some(error),
+        )
+    }
+
+    /// A connect attempt answered 204 No Content: the session closes and the source stops
+    /// reconnecting, as the stream source reports it.
+    pub fn stop(&mut self, ms: u64, session: u64) -> &mut Self {
+        self.attempt(ms, session)
+            .at(
+                ms,
+                Kind::StreamResponse {
+                    session,
+                    status: 204,
+                    content_type: None,
+                    content_encoding: None,
+                    ttfb_ms: 3,
+                    retry_after_ms: None,
+                    headers: vec![],
+                    error: None,
+                },
+            )
+            .close(
+                ms,
+                session,
+                CloseReason::Rejected {
+                    detail: "204 No Content".into(),
+                },
+            )
+            .at(
+                ms,
+                Kind::ReconnectStopped {
+                    session,
+                    reason: "204 No Content: the server said stop reconnecting".into(),
+                },
+            )
+    }
+
+    /// A redirect of `route` followed from `from` to `to`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn redirect(
+        &mut self,
+        ms: u64,
+        route: Route,
+        session: Option<u64>,
+        status: u16,
+        from: &str,
+        to: &str,
+        cross_origin: bool,
+    ) -> &mut Self {
+        self.at(
+            ms,
+            Kind::Redirected {
+                route,
+                session,
+                status,
+                from: from.into(),
+                to: to.into(),
+                cross_origin,
+            },
+        )
+    }
+
+    /// A failed peek: answered `status` with an envelope carrying `code`, or (no status) failed
+    /// for `class`.
+    pub fn poll_failed(
+        &mut self,
+        ms: u64,
+        status: Option<u16>,
+        class: Option<NetErrorClass>,
+        code: &str,
+    ) -> &mut Self {
+        let api_error = status.map(|_| ApiError {
+            code: Some(code.into()),
+            message: Some("nope".into()),
+            ..ApiError::default()
+        });
+        self.at(
+            ms,
+            Kind::PollFailed {
+                elapsed_ms: 4,
+                status,
+                class,
+                error: format!("peek failed: {code}"),
+                api_error,
+            },
         )
     }
 

@@ -73,7 +73,7 @@ fn every_scenario_gets_exactly_its_verdict() {
         ("silent-drop", &["delivery-gap"], "400s", "critical"),
         (
             "idle-timeout",
-            &["heartbeat-stale", "proxy-idle-timeout"],
+            &["no-heartbeat", "proxy-idle-timeout"],
             "500s",
             "warning",
         ),

@@ -2,7 +2,7 @@
 //! and just above every threshold. No network, no sleeps: time is whatever the observations say.
 
 use inboxtop::monitor::{FindingKind, Severity, Thresholds};
-use inboxtop::observation::{CloseReason, Kind, NetErrorClass};
+use inboxtop::observation::{CloseReason, Kind, NetErrorClass, Route};
 use inboxtop::testkit::{Timeline, evidence};
 use inboxtop::wire::ApiError;
 
@@ -104,11 +104,16 @@ fn buffering_needs_a_delay_spread_of_half_the_minimum_interval() {
     assert!(!wide.has(FindingKind::HeartbeatFlood));
 }
 
-// ---------------------------------------------------------------- heartbeat-stale / stream-stalled
+// ---------------------------------------------------------------- no-heartbeat / heartbeat-stale / stream-stalled
 
-fn keepalives_until(end_ms: u64) -> Timeline {
+/// One session open from 0 with keep-alive comments every 15 s (up to 60 s), and a heartbeat at
+/// `beat_ms` if any, observed until `end_ms`.
+fn keepalives_until(beat_ms: Option<u64>, end_ms: u64) -> Timeline {
     let mut t = Timeline::new();
     t.open(0, 1);
+    if let Some(ms) = beat_ms {
+        t.heartbeat(ms, 1, ms);
+    }
     let mut s = 15_000;
     while s <= end_ms.min(60_000) {
         t.comment(s, 1);
@@ -119,16 +124,35 @@ fn keepalives_until(end_ms: u64) -> Timeline {
 }
 
 #[test]
-fn keepalives_without_heartbeats_are_stale_not_stalled() {
-    let before = keepalives_until(59_900);
+fn keepalives_and_never_a_heartbeat_is_no_heartbeat_after_a_band() {
+    let exact = keepalives_until(None, 30_000);
+    assert!(
+        exact.alarms().is_empty(),
+        "exactly a band: {:?}",
+        exact.alarms()
+    );
+    let after = keepalives_until(None, 30_001);
+    assert_eq!(after.alarms(), vec![FindingKind::NoHeartbeat]);
+    assert_eq!(
+        after.severity(FindingKind::NoHeartbeat),
+        Some(Severity::Error)
+    );
+    // Twice the band on, it is still the one finding: never a heartbeat explains none lately.
+    let later = keepalives_until(None, 61_000);
+    assert_eq!(later.alarms(), vec![FindingKind::NoHeartbeat]);
+}
+
+#[test]
+fn keepalives_after_a_heartbeat_are_stale_not_stalled() {
+    let before = keepalives_until(Some(1000), 60_900);
     assert!(before.alarms().is_empty(), "{:?}", before.alarms());
-    let exact = keepalives_until(60_000);
+    let exact = keepalives_until(Some(1000), 61_000);
     assert!(
         exact.alarms().is_empty(),
         "60 s is exactly 2 × 30 s: {:?}",
         exact.alarms()
     );
-    let after = keepalives_until(61_000);
+    let after = keepalives_until(Some(1000), 62_000);
     assert_eq!(after.alarms(), vec![FindingKind::HeartbeatStale]);
     assert_eq!(
         after.severity(FindingKind::HeartbeatStale),
@@ -153,9 +177,9 @@ fn a_heartbeat_resets_staleness() {
 fn total_silence_is_stalled_after_twice_the_longest_interval() {
     let mut t = Timeline::new();
     t.open(0, 1).tick(59_000);
-    assert!(t.alarms().is_empty(), "{:?}", t.alarms());
+    assert_eq!(t.alarms(), vec![FindingKind::NoHeartbeat]);
     t.tick(60_000);
-    assert!(t.alarms().is_empty(), "exactly 60 s: {:?}", t.alarms());
+    assert_eq!(t.alarms(), vec![FindingKind::NoHeartbeat], "exactly 60 s");
     t.tick(61_000);
     assert_eq!(t.alarms(), vec![FindingKind::StreamStalled]);
     let f = t.find(FindingKind::StreamStalled).unwrap();
@@ -412,11 +436,21 @@ fn http_statuses_map_to_their_findings_with_the_error_code() {
 }
 
 #[test]
-fn unclassified_statuses_raise_none_of_the_http_findings() {
-    for status in [400, 409, 499] {
+fn unclassified_statuses_are_stream_rejected() {
+    for status in [400, 409, 410, 422, 499] {
         let mut t = Timeline::new();
         t.http(0, 1, status, "E_OTHER");
-        assert!(t.alarms().is_empty(), "status {status}: {:?}", t.alarms());
+        assert_eq!(
+            t.alarms(),
+            vec![FindingKind::StreamRejected],
+            "status {status}"
+        );
+        let f = t.find(FindingKind::StreamRejected).unwrap();
+        assert_eq!(f.severity, Severity::Error);
+        assert_eq!(
+            evidence(&f, "error_codes"),
+            &serde_json::json!({"E_OTHER": 1})
+        );
         assert_eq!(t.m.stats().http_errors, 1);
     }
 }
@@ -708,4 +742,257 @@ fn scaled_thresholds_keep_a_compressed_healthy_stream_healthy() {
     // Unscaled, heartbeats every 150 ms of real time are a flood.
     let unscaled = healthy(Thresholds::default());
     assert!(unscaled.has(FindingKind::HeartbeatFlood));
+}
+
+// ---------------------------------------------------------------- healthy, with jitter
+
+/// A pseudo-random number in `0..n`, the same every run.
+fn lcg(seed: &mut u64, n: u64) -> u64 {
+    *seed = seed
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    (*seed >> 33) % n
+}
+
+/// Thirty healthy minutes: heartbeats every `interval()` ms (payload time 20-80 ms before
+/// receipt), a keep-alive after 15 s of silence, a message every ~25 s streamed within 50 ms and
+/// polled up to 2 s later, the inbox peeked every 10 s.
+fn healthy_half_hour(seed: &mut u64, interval: impl Fn(&mut u64) -> u64) -> Timeline {
+    let mut t = Timeline::new();
+    t.poll(0, &[]).open(10, 1);
+    let end = 30 * 60 * 1000;
+    let mut next_beat = 10 + interval(seed);
+    let mut next_message = 7_000;
+    let mut next_poll = 10_000;
+    let mut last_byte = 10;
+    let mut listed: Vec<(String, u64)> = Vec::new();
+    let mut now = 10;
+    while now < end {
+        now += 100;
+        if now >= next_beat {
+            t.heartbeat(now, 1, now - 20 - lcg(seed, 60));
+            next_beat = now + interval(seed);
+            last_byte = now;
+        }
+        if now >= next_message {
+            let id = format!("m{now}");
+            let created = now - 10 - lcg(seed, 40);
+            t.message(now, 1, &id, created);
+            listed.push((id, created));
+            next_message = now + 15_000 + lcg(seed, 20_000);
+            last_byte = now;
+        }
+        if now >= next_poll {
+            let page: Vec<(&str, u64)> = listed
+                .iter()
+                .rev()
+                .take(50)
+                .map(|(i, c)| (i.as_str(), *c))
+                .collect();
+            t.poll(now + lcg(seed, 2000), &page);
+            next_poll = now + 10_000;
+        }
+        if now - last_byte >= 15_000 {
+            t.comment(now, 1);
+            last_byte = now;
+        }
+        t.tick(now);
+    }
+    t
+}
+
+#[test]
+fn thirty_jittered_healthy_minutes_raise_no_warning_from_any_detector() {
+    // A server timer with a little jitter, and one anywhere in the 15-30 s band.
+    let steady = |seed: &mut u64| 15_000 + lcg(seed, 400);
+    let anywhere = |seed: &mut u64| 15_000 + lcg(seed, 15_000);
+    for (name, t) in [
+        ("steady", healthy_half_hour(&mut 7, steady)),
+        ("anywhere in the band", healthy_half_hour(&mut 11, anywhere)),
+    ] {
+        let findings = t.m.findings();
+        assert!(
+            findings.iter().all(|f| f.severity < Severity::Warning),
+            "{name}: false alarm: {findings:#?}"
+        );
+        let stats = t.m.stats();
+        assert!(stats.heartbeats >= 60, "{name}: {stats:?}");
+        assert!(stats.messages_streamed >= 50, "{name}: {stats:?}");
+        assert_eq!(stats.messages_only_polled, 0, "{name}");
+        assert!(t.has(FindingKind::DeliveryLatency), "{name}");
+    }
+}
+
+// ---------------------------------------------------------------- whole faults, as in DESIGN §4
+
+/// inboxtop and the agent on one agent id: each connection ends the other's stream, and each
+/// leaves a heartbeat timer of 15 s behind that ticks into whichever stream is current. The
+/// agent takes the stream back four times at irregular moments, then gives up.
+fn takeover() -> Timeline {
+    // (our connect, the agent's takeover) in ms; then ours until 4 minutes.
+    let rounds = [(0, 1300), (1800, 4700), (5200, 6000), (6500, 10_900)];
+    let end = 240_000;
+    let mut connects: Vec<u64> = Vec::new();
+    let mut ours: Vec<(u64, u64)> = Vec::new();
+    for (connect, taken) in rounds {
+        connects.extend([connect, taken]);
+        ours.push((connect, taken));
+    }
+    let last = 11_400;
+    connects.push(last);
+    ours.push((last, end));
+    let mut ticks: Vec<u64> = connects
+        .iter()
+        .flat_map(|c| {
+            (1..)
+                .map(move |k| c + k * 15_000)
+                .take_while(|at| *at < end)
+        })
+        .collect();
+    ticks.sort_unstable();
+    let mut t = Timeline::new();
+    t.poll(0, &[]);
+    for (i, (from, to)) in ours.iter().enumerate() {
+        let session = i as u64 + 1;
+        t.open(*from, session);
+        for at in ticks.iter().filter(|at| (from..to).contains(at)) {
+            t.heartbeat(at + 30, session, *at);
+        }
+        if *to < end {
+            t.close(*to, session, CloseReason::Eof);
+        }
+    }
+    t.tick(end);
+    t
+}
+
+#[test]
+fn a_takeover_is_named_with_the_timers_it_stacks() {
+    let t = takeover();
+    assert_eq!(
+        t.alarms(),
+        vec![
+            FindingKind::SessionTakeover,
+            FindingKind::ShortSessions,
+            FindingKind::StackedHeartbeats
+        ],
+        "{:#?}",
+        t.m.findings()
+    );
+    let takeover = t.find(FindingKind::SessionTakeover).unwrap();
+    assert_eq!(evidence(&takeover, "sessions_ended_cleanly"), 4);
+    assert!(takeover.summary.contains("inboxtop itself"));
+    assert!(
+        evidence(&takeover, "hint")
+            .as_str()
+            .unwrap()
+            .contains("--no-stream")
+    );
+    let stacked = t.find(FindingKind::StackedHeartbeats).unwrap();
+    assert_eq!(evidence(&stacked, "timers"), 9);
+    assert_eq!(evidence(&stacked, "period_s"), 15.0);
+}
+
+#[test]
+fn moved_is_a_redirect_and_healthy_after_following_it() {
+    let mut t = Timeline::new();
+    t.poll(0, &[]);
+    t.attempt(10, 1)
+        .redirect(
+            12,
+            Route::Stream,
+            Some(1),
+            307,
+            "http://127.0.0.1:1/messages/stream",
+            "http://127.0.0.1:1/v2/messages/stream",
+            false,
+        )
+        .respond(14, 1, 200, "text/event-stream", None, None);
+    for s in 1..=8 {
+        t.heartbeat(s * 15_000, 1, s * 15_000);
+        t.redirect(
+            s * 15_000 + 1,
+            Route::Peek,
+            None,
+            307,
+            "http://127.0.0.1:1/messages/peek",
+            "http://127.0.0.1:1/v2/messages/peek",
+            false,
+        )
+        .poll(s * 15_000 + 2, &[]);
+    }
+    assert_eq!(t.alarms(), vec![FindingKind::Redirected]);
+    let f = t.find(FindingKind::Redirected).unwrap();
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(
+        evidence(&f, "final_url"),
+        "http://127.0.0.1:1/v2/messages/stream"
+    );
+    assert_eq!(evidence(&f, "redirects_followed"), 9);
+}
+
+#[test]
+fn gone_is_the_server_saying_stop_and_no_reconnect_loop() {
+    let mut t = Timeline::new();
+    t.poll(0, &[]).stop(10, 1).tick(300_000);
+    assert_eq!(t.alarms(), vec![FindingKind::ServerSaidStop]);
+    assert_eq!(t.m.stats().sessions, 1);
+}
+
+#[test]
+fn rejected_on_stream_and_peek_is_both_named() {
+    let mut t = Timeline::new();
+    for s in 1..=5 {
+        t.http(s * 2000, s, 400, "E_VALIDATION").close(
+            s * 2000,
+            s,
+            CloseReason::Rejected {
+                detail: "400".into(),
+            },
+        );
+        t.poll_failed(s * 2000 + 700, Some(400), None, "E_VALIDATION");
+    }
+    assert_eq!(
+        t.summary(),
+        vec![
+            (FindingKind::PollFailed, Severity::Error),
+            (FindingKind::StreamRejected, Severity::Error)
+        ]
+    );
+}
+
+#[test]
+fn double_framed_events_are_nested_frames_whose_messages_never_arrive() {
+    let mut t = Timeline::new();
+    t.poll(0, &[]).open(10, 1);
+    let wrap = |event: &str, data: String| format!("event: {event}\ndata: {data}");
+    let mut listed = Vec::new();
+    for s in 1..=6u64 {
+        let at = s * 15_000;
+        let beat = format!("{{\"timestamp\":\"{}\"}}", t.rfc3339(at));
+        t.event(at, 1, "message", None, wrap("heartbeat", beat));
+        let id = format!("m{s}");
+        let msg = serde_json::json!({"messageId": id, "content": "hi", "createdAt": t.rfc3339(at)});
+        t.event(
+            at + 50,
+            1,
+            "message",
+            None,
+            wrap("message", msg.to_string()),
+        );
+        listed.push((id, at));
+        let page: Vec<(&str, u64)> = listed.iter().map(|(i, c)| (i.as_str(), *c)).collect();
+        t.poll(at + 1000, &page);
+    }
+    t.tick(100_000);
+    assert_eq!(
+        t.alarms(),
+        vec![FindingKind::DeliveryGap, FindingKind::NestedFrame],
+        "{:#?}",
+        t.m.findings()
+    );
+    assert_eq!(
+        evidence(&t.find(FindingKind::NestedFrame).unwrap(), "events"),
+        12
+    );
 }

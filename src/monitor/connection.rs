@@ -232,6 +232,16 @@ impl Connection {
         };
     }
 
+    /// The source stopped reconnecting (the server said stop): closed, for `why`, until a new
+    /// attempt.
+    pub fn stopped(&mut self, t: Mono, why: String) {
+        let since = match self.state {
+            ConnState::Closed { since, .. } => since,
+            _ => t,
+        };
+        self.state = ConnState::Closed { since, why };
+    }
+
     /// How long the current session has been open, if it is.
     pub fn uptime(&self, now: Mono) -> Option<Duration> {
         match self.state {

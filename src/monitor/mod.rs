@@ -16,8 +16,8 @@ pub mod verdict;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-use crate::observation::{CloseReason, Kind, Mono, NetErrorClass, Observation};
-use crate::wire::{self, ApiError, WireMessage};
+use crate::observation::{CloseReason, Kind, Mono, NetErrorClass, Observation, Route};
+use crate::wire::{self, ApiError, WireMessage, truncate_chars};
 use connection::{Connection, SessionEnd, is_event_stream};
 pub use diagnosis::{Finding, FindingKind, Severity, Thresholds};
 use inbox::{Inbox, Sighting};
@@ -86,6 +86,76 @@ pub struct Oversized {
     pub limit: u64,
 }
 
+/// A redirect that was followed (one hop).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Redirect {
+    pub t: Mono,
+    pub wall: DateTime<Utc>,
+    pub route: Route,
+    /// The stream session (stream redirects only).
+    pub session: Option<u64>,
+    pub status: u16,
+    /// URLs as the source shows them (no userinfo, key masked); untrusted, cut to
+    /// [`log::MAX_FIELD_CHARS`].
+    pub from: String,
+    pub to: String,
+    /// The hop left the base URL's origin: the key and the agent header were not sent there.
+    pub cross_origin: bool,
+}
+
+/// The server said stop (a 204 to the stream request) and the stream source stopped
+/// reconnecting until asked to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stop {
+    pub t: Mono,
+    pub wall: DateTime<Utc>,
+    pub session: u64,
+    pub reason: String,
+}
+
+/// A last event id that could not be sent back as `Last-Event-ID`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsentId {
+    pub t: Mono,
+    pub wall: DateTime<Utc>,
+    pub session: u64,
+    /// Untrusted, cut to [`log::MAX_FIELD_CHARS`].
+    pub id: String,
+}
+
+/// An event whose data is itself SSE framing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NestedFrame {
+    pub t: Mono,
+    pub wall: DateTime<Utc>,
+    pub session: u64,
+    pub event: String,
+    /// The start of the data (untrusted, cut to [`NESTED_EXAMPLE_CHARS`]).
+    pub example: String,
+}
+
+/// Characters of a nested frame's data kept as an example.
+pub const NESTED_EXAMPLE_CHARS: usize = 160;
+
+/// A peek that failed, whatever the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollFailure {
+    pub t: Mono,
+    pub wall: DateTime<Utc>,
+    pub status: Option<u16>,
+    pub class: Option<NetErrorClass>,
+    pub error: String,
+    pub api_error: Option<ApiError>,
+}
+
+impl PollFailure {
+    /// The server answered, but not with an inbox that can be read: an error status, an error
+    /// envelope, a body that is not JSON or not a message list.
+    pub fn answered(&self) -> bool {
+        self.status.is_some() || self.class == Some(NetErrorClass::Body)
+    }
+}
+
 /// Everything known, built by [`Monitor::apply`].
 #[derive(Debug, Clone)]
 pub struct Monitor {
@@ -105,8 +175,13 @@ pub struct Monitor {
     pub net_errors: Ring<NetError>,
     pub malformed: Ring<Malformed>,
     pub oversized: Ring<Oversized>,
+    pub redirects: Ring<Redirect>,
+    pub stops: Ring<Stop>,
+    pub unsent_ids: Ring<UnsentId>,
+    pub nested_frames: Ring<NestedFrame>,
+    /// Failed peeks (the total counts every one).
+    pub poll_failures: Ring<PollFailure>,
     pub last_poll: Option<Sighting>,
-    pub polls_failed: u64,
     /// Probe messages sent to the agent itself, and their round trips.
     pub probes: probe::Probes,
     /// `retry:` values the server sent (the last one).
@@ -133,8 +208,12 @@ impl Monitor {
             net_errors: Ring::new(INCIDENT_HISTORY),
             malformed: Ring::new(INCIDENT_HISTORY),
             oversized: Ring::new(INCIDENT_HISTORY),
+            redirects: Ring::new(INCIDENT_HISTORY),
+            stops: Ring::new(INCIDENT_HISTORY),
+            unsent_ids: Ring::new(INCIDENT_HISTORY),
+            nested_frames: Ring::new(INCIDENT_HISTORY),
+            poll_failures: Ring::new(INCIDENT_HISTORY),
             last_poll: None,
-            polls_failed: 0,
             probes: probe::Probes::default(),
             server_retry_ms: None,
             events_total: 0,
@@ -220,23 +299,29 @@ impl Monitor {
                 api_error,
                 elapsed_ms: _,
             } => self.on_poll_failed(at, *status, *class, error, api_error.as_ref()),
-            Kind::LastEventIdUnsent { session, id } => {
-                let detail = format!("Last-Event-ID {id:?} not sendable in a header");
-                self.lifecycle(at, *session, "resume-lost", &detail);
-            }
+            Kind::LastEventIdUnsent { session, id } => self.on_unsent_id(at, *session, id),
             Kind::Redirected {
                 route,
                 session,
                 status,
                 from,
                 to,
-                ..
-            } => {
-                let detail = format!("{} {status}: {from} → {to}", route.label());
-                self.lifecycle(at, session.unwrap_or(0), "redirect", &detail);
-            }
+                cross_origin,
+            } => self.on_redirected(
+                at,
+                Redirect {
+                    t: at.t,
+                    wall: at.wall,
+                    route: *route,
+                    session: *session,
+                    status: *status,
+                    from: truncate_chars(from, log::MAX_FIELD_CHARS),
+                    to: truncate_chars(to, log::MAX_FIELD_CHARS),
+                    cross_origin: *cross_origin,
+                },
+            ),
             Kind::ReconnectStopped { session, reason } => {
-                self.lifecycle(at, *session, "stopped", reason);
+                self.on_reconnect_stopped(at, *session, reason)
             }
             Kind::ProbeSent { id, post_ms, .. } => self.on_probe_sent(at, id.as_deref(), *post_ms),
             Kind::Tick => {}
@@ -347,12 +432,48 @@ impl Monitor {
             .retry_scheduled(at.t, delay, reason.to_owned());
     }
 
+    fn on_unsent_id(&mut self, at: Sighting, session: u64, id: &str) {
+        let detail = format!("Last-Event-ID {id:?} not sendable in a header");
+        self.lifecycle(at, session, "resume-lost", &detail);
+        self.unsent_ids.push(UnsentId {
+            t: at.t,
+            wall: at.wall,
+            session,
+            id: truncate_chars(id, log::MAX_FIELD_CHARS),
+        });
+    }
+
+    fn on_redirected(&mut self, at: Sighting, hop: Redirect) {
+        let detail = format!(
+            "{} {}: {} → {}",
+            hop.route.label(),
+            hop.status,
+            hop.from,
+            hop.to
+        );
+        self.lifecycle(at, hop.session.unwrap_or(0), "redirect", &detail);
+        self.redirects.push(hop);
+    }
+
+    /// The source waits for a reconnect by hand: the state says so until it does.
+    fn on_reconnect_stopped(&mut self, at: Sighting, session: u64, reason: &str) {
+        self.lifecycle(at, session, "stopped", reason);
+        self.connection.stopped(at.t, reason.to_owned());
+        self.stops.push(Stop {
+            t: at.t,
+            wall: at.wall,
+            session,
+            reason: truncate_chars(reason, log::MAX_DATA_CHARS),
+        });
+    }
+
     fn on_poll_ok(&mut self, at: Sighting, messages: &[WireMessage]) {
         self.inbox.on_poll(messages, at, self.first_open_wall);
         self.last_poll = Some(at);
     }
 
-    /// A failed peek: an HTTP error when the server answered, a network error when it did not.
+    /// A failed peek: an HTTP error when the server answered with an error status, a network
+    /// error when it did not answer at all (an unreadable answer is neither).
     fn on_poll_failed(
         &mut self,
         at: Sighting,
@@ -361,7 +482,14 @@ impl Monitor {
         error: &str,
         api_error: Option<&ApiError>,
     ) {
-        self.polls_failed += 1;
+        let failure = PollFailure {
+            t: at.t,
+            wall: at.wall,
+            status,
+            class,
+            error: truncate_chars(error, log::MAX_DATA_CHARS),
+            api_error: api_error.cloned(),
+        };
         match status {
             Some(status) => self.http_errors.push(HttpError {
                 t: at.t,
@@ -371,6 +499,8 @@ impl Monitor {
                 error: api_error.cloned(),
                 retry_after_ms: api_error.and_then(|e| e.retry_after_ms),
             }),
+            // Answered, but unreadable: a poll failure only, neither HTTP nor network error.
+            None if failure.answered() => {}
             None => self.net_errors.push(NetError {
                 t: at.t,
                 wall: at.wall,
@@ -379,6 +509,7 @@ impl Monitor {
                 error: error.to_owned(),
             }),
         }
+        self.poll_failures.push(failure);
     }
 
     fn lifecycle(&mut self, at: Sighting, session: u64, tag: &str, detail: &str) {
@@ -411,6 +542,15 @@ impl Monitor {
         self.connection.count(session, heartbeat, message, false);
         self.log
             .push(at.t, at.wall, session, EntryKind::Event, event, id, data);
+        if is_nested_frame(data) {
+            self.nested_frames.push(NestedFrame {
+                t: at.t,
+                wall: at.wall,
+                session,
+                event: truncate_chars(event, log::MAX_FIELD_CHARS),
+                example: truncate_chars(data, NESTED_EXAMPLE_CHARS),
+            });
+        }
         if heartbeat {
             self.heartbeats.record(Heartbeat {
                 t: at.t,
@@ -452,7 +592,7 @@ impl Monitor {
             messages_polled: self.inbox.polled_total,
             messages_only_polled: self.inbox.only_polled().count() as u64,
             polls: self.inbox.polls,
-            polls_failed: self.polls_failed,
+            polls_failed: self.poll_failures.total(),
             http_errors: self.http_errors.total(),
             network_errors: self.net_errors.total(),
             malformed_events: self.malformed.total(),
@@ -462,6 +602,16 @@ impl Monitor {
             probe_peek_round_trips: self.probes.poll_round_trips(),
         }
     }
+}
+
+/// Whether event data is itself SSE framing: a line of it starts with a field name, as when a
+/// server wraps already-framed events in a second `data:` frame.
+fn is_nested_frame(data: &str) -> bool {
+    data.lines().any(|line| {
+        ["data:", "event:", "id:"]
+            .iter()
+            .any(|field| line.starts_with(field))
+    })
 }
 
 /// A stream `message` event read as a message. The SSE `id:` fills in a payload without an id.

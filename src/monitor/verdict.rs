@@ -326,9 +326,9 @@ fn heartbeats(m: &Monitor) -> Check {
 
 fn peek_answered(m: &Monitor) -> Check {
     match m.inbox.polls {
-        0 if m.polls_failed > 0 => missing(
+        0 if m.poll_failures.total() > 0 => missing(
             Evidence::PeekAnswered,
-            format!("no peek answered ({} failed)", m.polls_failed),
+            format!("no peek answered ({} failed)", m.poll_failures.total()),
             None,
         ),
         0 => missing(
@@ -405,7 +405,7 @@ mod opt_secs {
 mod tests {
     use super::*;
     use crate::monitor::Thresholds;
-    use crate::observation::CloseReason;
+    use crate::observation::{CloseReason, Route};
     use crate::testkit::Timeline;
 
     /// Everything a healthy minute shows: open, heartbeats, a peek, a message on both.
@@ -458,7 +458,7 @@ mod tests {
     }
 
     #[test]
-    fn rejected_everywhere_is_never_ok() {
+    fn every_request_answered_400_is_critical_stream_rejected() {
         let mut t = Timeline::new();
         for s in 1..=7 {
             t.http(s * 1000, s, 400, "E_VALIDATION").close(
@@ -468,14 +468,62 @@ mod tests {
                     detail: "400".into(),
                 },
             );
+            t.poll_failed(s * 1000 + 500, Some(400), None, "E_VALIDATION");
         }
         let j = judge(&t.m);
-        assert_ne!(j.verdict, Verdict::Ok, "{j:#?}");
+        assert_eq!(j.verdict, Verdict::Critical, "{j:#?}");
+        assert_eq!(j.headline, "stream-rejected, poll-failed");
+        assert!(j.findings.iter().all(|f| f.severity == Severity::Error));
         let opened = &j.checks[0];
         assert!(
             !opened.shown && opened.detail.contains("7 attempts"),
             "{opened:?}"
         );
+    }
+
+    #[test]
+    fn an_open_stream_silent_for_a_full_band_is_not_ok() {
+        let mut t = Timeline::new();
+        t.open(0, 1).poll(1_000, &[]).tick(30_000);
+        assert_eq!(
+            judge(&t.m).verdict,
+            Verdict::Unknown,
+            "a band is not yet over"
+        );
+        t.tick(30_001);
+        let j = judge(&t.m);
+        assert_eq!(j.verdict, Verdict::Critical, "{j:#?}");
+        assert_eq!(j.headline, "no-heartbeat");
+        t.tick(61_000);
+        let j = judge(&t.m);
+        assert_eq!(j.verdict, Verdict::Critical, "{j:#?}");
+        assert_eq!(j.headline, "stream-stalled");
+    }
+
+    #[test]
+    fn a_204_is_critical_server_said_stop() {
+        let mut t = Timeline::new();
+        t.poll(0, &[]).stop(10, 1).tick(120_000);
+        let j = judge(&t.m);
+        assert_eq!(j.verdict, Verdict::Critical, "{j:#?}");
+        assert_eq!(j.headline, "server-said-stop");
+    }
+
+    #[test]
+    fn a_redirected_healthy_minute_is_a_warning() {
+        let mut t = healthy_minute();
+        t.redirect(
+            0,
+            Route::Stream,
+            Some(1),
+            307,
+            "http://a/s",
+            "http://a/v2/s",
+            false,
+        );
+        let j = judge(&t.m);
+        assert_eq!(j.verdict, Verdict::Warning, "{j:#?}");
+        assert_eq!(j.headline, "redirected");
     }
 
     #[test]

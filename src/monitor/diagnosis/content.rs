@@ -1,5 +1,5 @@
-//! The content family: answers that are not an event stream, events that cannot be read, and
-//! lines too large to buffer.
+//! The content family: answers that are not an event stream, events framed twice, events that
+//! cannot be read, and lines too large to buffer.
 
 use serde_json::json;
 use std::time::Duration;
@@ -8,13 +8,17 @@ use super::{Finding, FindingKind, Severity, ev};
 use crate::monitor::Monitor;
 use crate::sanitize;
 
-/// 2xx answers that are not an event stream: an HTML page, or a compressed stream.
+/// 2xx answers that are not an event stream: an HTML page, or a compressed stream. (A 204 is the
+/// server saying stop, not a wrong content type.)
 pub(super) fn bad_content_type(m: &Monitor) -> Option<Finding> {
     let bad: Vec<_> = m
         .connection
         .sessions
         .iter()
-        .filter(|s| s.status.is_some_and(|st| (200..300).contains(&st)))
+        .filter(|s| {
+            s.status
+                .is_some_and(|st| (200..300).contains(&st) && st != 204)
+        })
         .filter(|s| s.opened.is_none() || s.content_encoding.is_some())
         .collect();
     let (first, last) = (bad.first()?, bad.last()?);
@@ -51,6 +55,36 @@ pub(super) fn bad_content_type(m: &Monitor) -> Option<Finding> {
             ("responses", json!(bad.len())),
             ("content_type", json!(ct)),
             ("content_encoding", json!(enc)),
+        ]),
+    })
+}
+
+/// Events whose data is itself SSE framing (`event:`, `data:`, `id:` lines): the server frames
+/// already-framed events a second time, so the heartbeats and messages inside reach no client.
+pub(super) fn nested_frame(m: &Monitor) -> Option<Finding> {
+    let (first, last) = (m.nested_frames.iter().next()?, m.nested_frames.last()?);
+    let example = sanitize::line(&last.example);
+    Some(Finding {
+        kind: FindingKind::NestedFrame,
+        severity: Severity::Warning,
+        first_seen: Some(first.wall),
+        last_seen: Some(last.wall),
+        raised_at: Some(first.wall),
+        summary: format!(
+            "{} events carry SSE framing inside their data (e.g. \"{example}\"): events are framed twice",
+            m.nested_frames.total()
+        ),
+        evidence: ev(&[
+            ("events", json!(m.nested_frames.total())),
+            ("example_data", json!(example)),
+            ("event_type", json!(sanitize::line(&last.event))),
+            ("session", json!(last.session)),
+            (
+                "hint",
+                json!(
+                    "the server (or a proxy) wraps events that are already SSE frames in another `data:` frame: the heartbeats and messages inside reach no client as such; write each event once"
+                ),
+            ),
         ]),
     })
 }
@@ -115,6 +149,40 @@ mod tests {
         assert_eq!(evidence(&f, "responses"), 2);
         assert_eq!(f.first_seen, Some(t.wall(1000)));
         assert_eq!(f.raised_at, Some(t.wall(1003)));
+    }
+
+    #[test]
+    fn events_framed_twice_are_nested_frames_not_malformed() {
+        let mut t = Timeline::new();
+        t.open(0, 1);
+        // SSE-looking text inside JSON is not framing; framing starts a line.
+        t.event(
+            10,
+            1,
+            "message",
+            None,
+            r#"{"content":"data: id: event:"}"#.into(),
+        );
+        assert!(!t.has(FindingKind::NestedFrame));
+        let inner = "event: heartbeat\ndata: {\"timestamp\":\"2026-11-25T03:00:00Z\"}";
+        t.event(20, 1, "message", None, inner.into());
+        t.event(
+            30,
+            1,
+            "message",
+            None,
+            "id: 7\nevent: message\ndata: {}".into(),
+        );
+        let f = t.find(FindingKind::NestedFrame).unwrap();
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(evidence(&f, "events"), 2);
+        assert_eq!(
+            evidence(&f, "example_data"),
+            "id: 7\\nevent: message\\ndata: {}"
+        );
+        assert_eq!(f.raised_at, Some(t.wall(20)));
+        assert!(malformed(&t.m).is_some(), "unreadable as messages, too");
+        assert_eq!(t.alarms(), vec![FindingKind::NestedFrame]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use std::time::Duration;
 
-use super::{Finding, FindingKind, Severity, ev, median, min_max, secs};
+use super::{Finding, FindingKind, Severity, ev, median, min_max, secs, shown_s};
 use crate::monitor::Monitor;
 use crate::monitor::connection::ConnState;
 use crate::observation::Mono;
@@ -68,6 +68,7 @@ pub(super) fn gap(m: &Monitor) -> Option<Finding> {
         .take(EXAMPLE_IDS)
         .map(|(e, _, _)| sanitize::line(&e.key).into_owned())
         .collect();
+    let t = &m.thresholds;
     Some(Finding {
         kind: FindingKind::DeliveryGap,
         severity: Severity::Error,
@@ -77,13 +78,13 @@ pub(super) fn gap(m: &Monitor) -> Option<Finding> {
         summary: format!(
             "{} reachable by polling never arrived on the stream (oldest waiting {:.0} s)",
             count(late.len(), "message", "messages"),
-            oldest.as_secs_f64()
+            shown_s(t, oldest)
         ),
         evidence: ev(&[
             ("messages_only_polled", json!(late.len())),
-            ("oldest_wait_s", secs(oldest)),
-            ("grace_s", secs(m.thresholds.delivery_grace)),
-            ("latest_stream_delivery_s", secs(latest_delivery)),
+            ("oldest_wait_s", secs(t, oldest)),
+            ("grace_s", secs(t, t.delivery_grace)),
+            ("latest_stream_delivery_s", secs(t, latest_delivery)),
             ("example_ids", json!(ids)),
             ("messages_streamed_total", json!(m.inbox.streamed_total)),
             (
@@ -140,8 +141,11 @@ pub(super) fn latency(m: &Monitor) -> Option<Finding> {
         .collect();
     let mut arrivals: Vec<_> = delivered.iter().map(|(wall, _)| *wall).collect();
     arrivals.sort();
-    let max = min_max(&lat).1;
-    let med = median(lat.clone());
+    // Milliseconds, in the watched system's time.
+    let t = &m.thresholds;
+    let ms = |real_ms: f64| (t.shown_secs(real_ms / 1000.0) * 1000.0).round();
+    let max = ms(min_max(&lat).1);
+    let med = ms(median(lat.clone()));
     Some(Finding {
         kind: FindingKind::DeliveryLatency,
         severity: Severity::Info,
@@ -161,7 +165,7 @@ pub(super) fn latency(m: &Monitor) -> Option<Finding> {
                 json!(if leads.is_empty() {
                     Value::Null
                 } else {
-                    json!(-median(leads))
+                    json!(ms(-median(leads)))
                 }),
             ),
         ]),
@@ -201,7 +205,7 @@ pub(super) fn probe_lost(m: &Monitor) -> Option<Finding> {
             ("probes_lost", json!(lost.len())),
             ("probes_sent", json!(m.probes.sent())),
             ("lost_seen_by_peek", json!(in_peek)),
-            ("grace_s", secs(m.thresholds.shown(grace))),
+            ("grace_s", secs(&m.thresholds, grace)),
             ("probe_ids", json!(ids)),
         ]),
     })

@@ -1,10 +1,11 @@
-//! The heartbeat family: a flood, a buffering intermediary, a stalled stream, a stale heartbeat.
+//! The heartbeat family: a flood, a buffering intermediary, a stalled stream, a stream that never
+//! carried a heartbeat, a stale heartbeat.
 
 use serde_json::json;
 use std::time::Duration;
 
 use super::sessions::ended_ages;
-use super::{Finding, FindingKind, Severity, ev, median, min_max, secs};
+use super::{Finding, FindingKind, Severity, ev, median, min_max, secs, secs_of, shown_s};
 use crate::monitor::Monitor;
 use crate::monitor::connection::{ConnState, SessionEnd};
 use crate::monitor::log::EntryKind;
@@ -52,6 +53,7 @@ pub(super) fn flood(m: &Monitor) -> Option<Finding> {
     if !sent_gaps.is_empty() && median(sent_gaps.clone()) > min_interval / 2.0 {
         return None;
     }
+    let t = &m.thresholds;
     let (first, last) = (beats[0], beats[beats.len() - 1]);
     // The burst became a flood at its `flood_beats`-th heartbeat.
     let raised = beats[m.thresholds.flood_beats.clamp(1, beats.len()) - 1];
@@ -71,18 +73,18 @@ pub(super) fn flood(m: &Monitor) -> Option<Finding> {
         summary: format!(
             "{} heartbeats in {:.1} s where at most 1 per {:.1} s is expected",
             beats.len(),
-            span.as_secs_f64(),
-            min_interval
+            shown_s(t, span),
+            shown_s(t, t.heartbeat_min)
         ),
         evidence: ev(&[
             ("heartbeats_in_burst", json!(beats.len())),
-            ("burst_window_s", secs(span)),
-            ("min_spacing_s", json!(min_max(&recv_gaps).0)),
-            ("median_spacing_s", json!(median(recv_gaps))),
-            ("median_payload_spacing_s", json!(median(sent_gaps))),
+            ("burst_window_s", secs(t, span)),
+            ("min_spacing_s", secs_of(t, min_max(&recv_gaps).0)),
+            ("median_spacing_s", secs_of(t, median(recv_gaps))),
+            ("median_payload_spacing_s", secs_of(t, median(sent_gaps))),
             (
                 "expected_interval_s",
-                json!([min_interval, m.thresholds.heartbeat_max.as_secs_f64()]),
+                json!([secs(t, t.heartbeat_min), secs(t, t.heartbeat_max)]),
             ),
             ("sessions_with_a_burst", json!(bursts)),
             ("heartbeats_total", json!(m.heartbeats.total())),
@@ -132,6 +134,7 @@ pub(super) fn buffering(m: &Monitor) -> Option<Finding> {
         }
     }
     raised?;
+    let t = &m.thresholds;
     let spread = most_delay - least_delay;
     Some(Finding {
         kind: FindingKind::ProxyBuffering,
@@ -140,13 +143,14 @@ pub(super) fn buffering(m: &Monitor) -> Option<Finding> {
         last_seen: m.heartbeats.last().map(|b| b.wall),
         raised_at: raised,
         summary: format!(
-            "events arrive in bursts: {bunched} heartbeats sent ≥{:.1} s apart arrived together (held up to {spread:.1} s)",
-            half.as_secs_f64()
+            "events arrive in bursts: {bunched} heartbeats sent ≥{:.1} s apart arrived together (held up to {:.1} s)",
+            shown_s(t, half),
+            t.shown_secs(spread)
         ),
         evidence: ev(&[
             ("bunched_heartbeat_pairs", json!(bunched)),
-            ("hold_spread_s", json!(spread)),
-            ("max_delay_s", json!(most_delay)),
+            ("hold_spread_s", secs_of(t, spread)),
+            ("max_delay_s", secs_of(t, most_delay)),
             (
                 "hint",
                 json!(
@@ -157,14 +161,16 @@ pub(super) fn buffering(m: &Monitor) -> Option<Finding> {
     })
 }
 
-/// The last byte (event or comment) of session `id`, if the log still holds one.
+/// The last byte (event or comment) of session `id`, if the log still holds one. (Lifecycle
+/// lines are skipped before judging sessions: a peek's are logged under session 0.)
 fn last_activity(m: &Monitor, id: u64) -> Option<Mono> {
     m.log
         .entries
         .iter()
         .rev()
+        .filter(|e| e.kind != EntryKind::Lifecycle)
         .take_while(|e| e.session >= id)
-        .find(|e| e.session == id && e.kind != EntryKind::Lifecycle)
+        .find(|e| e.session == id)
         .map(|e| e.t)
 }
 
@@ -213,7 +219,8 @@ fn timed_out_silence(m: &Monitor) -> Option<Silence> {
 /// Open, and not a single byte for more than the longest normal silence — now, or in the last
 /// session, which our read timeout had to end.
 pub(super) fn stalled(m: &Monitor) -> Option<Finding> {
-    let limit = m.thresholds.longest_normal_silence();
+    let t = &m.thresholds;
+    let limit = t.longest_normal_silence();
     // A fresh session after a read timeout has not been silent long yet: the last one tells.
     let silence = current_silence(m)
         .filter(|s| s.length() > limit)
@@ -234,18 +241,66 @@ pub(super) fn stalled(m: &Monitor) -> Option<Finding> {
         raised_at: Some(stalled_at),
         summary: format!(
             "stream open but silent for {:.1} s: no heartbeat, no keep-alive, no close",
-            silent.as_secs_f64()
+            shown_s(t, silent)
         ),
         evidence: ev(&[
             ("session", json!(silence.session)),
-            ("silent_for_s", secs(silent)),
-            ("open_for_s", secs(silence.open_for)),
-            ("limit_s", secs(limit)),
+            ("silent_for_s", secs(t, silent)),
+            ("open_for_s", secs(t, silence.open_for)),
+            ("limit_s", secs(t, limit)),
             ("sessions_ended_by_read_timeout", json!(timeouts)),
             (
                 "hint",
                 json!(
                     "the connection is half-open or stuck upstream: inboxtop's read timeout recovers it; a client without one would wait forever"
+                ),
+            ),
+        ]),
+    })
+}
+
+/// Not one heartbeat ever, though a session stayed open longer than a full band: the server
+/// sends none (events or comments may have come), or none reaches us.
+pub(super) fn no_heartbeat(m: &Monitor) -> Option<Finding> {
+    if m.heartbeats.total() > 0 {
+        return None;
+    }
+    let t = &m.thresholds;
+    let band = t.heartbeat_max;
+    let over_band: Vec<(Mono, Duration)> = m
+        .connection
+        .sessions
+        .iter()
+        .filter_map(|s| Some((s.opened?, s.open_for(m.now)?)))
+        .filter(|(_, open)| *open > band)
+        .collect();
+    let (first_opened, _) = over_band.first()?;
+    let longest = over_band.iter().map(|(_, open)| *open).max()?;
+    let crossed = m.wall_at(first_opened.plus(band));
+    Some(Finding {
+        kind: FindingKind::NoHeartbeat,
+        severity: Severity::Error,
+        first_seen: Some(crossed),
+        last_seen: Some(m.now_wall),
+        raised_at: Some(crossed),
+        summary: format!(
+            "not one heartbeat: the stream stayed open {:.1} s, longer than the {:.1} s band, without one",
+            shown_s(t, longest),
+            shown_s(t, band)
+        ),
+        evidence: ev(&[
+            ("sessions_open_past_the_band", json!(over_band.len())),
+            ("longest_open_s", secs(t, longest)),
+            (
+                "expected_interval_s",
+                json!([secs(t, t.heartbeat_min), secs(t, t.heartbeat_max)]),
+            ),
+            ("events", json!(m.events_total)),
+            ("keepalive_comments", json!(m.comments_total)),
+            (
+                "hint",
+                json!(
+                    "the server sends no `event: heartbeat`, or none gets through: check that this is the SignalDock stream route with heartbeats on, and that sessions live longer than the heartbeat interval; keep-alive comments keep a connection open but say nothing of the server's heartbeat task"
                 ),
             ),
         ]),
@@ -269,7 +324,8 @@ fn quiet_since(m: &Monitor) -> Option<Mono> {
 /// session has been quiet that long, or two of the last three sessions lived that long without
 /// one. (While the stream is down, missing heartbeats say nothing about the server's heartbeat.)
 pub(super) fn stale(m: &Monitor) -> Option<Finding> {
-    let limit = m.thresholds.longest_normal_silence();
+    let t = &m.thresholds;
+    let limit = t.longest_normal_silence();
     let quiet_now = quiet_since(m).filter(|from| m.now.since(*from) > limit);
     // Newest first.
     let silent_sessions: Vec<_> = ended_ages(m)
@@ -308,12 +364,12 @@ pub(super) fn stale(m: &Monitor) -> Option<Finding> {
         raised_at: now_crossed.into_iter().chain(second_silent_end).min(),
         summary: format!(
             "no heartbeat for {:.1} s while the stream was open (expected one every {:.1}-{:.1} s)",
-            quiet.as_secs_f64(),
-            m.thresholds.heartbeat_min.as_secs_f64(),
-            m.thresholds.heartbeat_max.as_secs_f64()
+            shown_s(t, quiet),
+            shown_s(t, t.heartbeat_min),
+            shown_s(t, t.heartbeat_max)
         ),
         evidence: ev(&[
-            ("quiet_for_s", secs(quiet)),
+            ("quiet_for_s", secs(t, quiet)),
             ("sessions_without_a_heartbeat", json!(silent_sessions.len())),
             ("heartbeats_total", json!(m.heartbeats.total())),
             (
@@ -328,6 +384,7 @@ pub(super) fn stale(m: &Monitor) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observation::Route;
     use crate::testkit::{Timeline, evidence};
 
     /// `n` heartbeats 1 s apart, with payload timestamps spaced `sent_gap_ms`.
@@ -376,23 +433,84 @@ mod tests {
     }
 
     #[test]
-    fn stalled_when_silent_stale_when_only_keepalives() {
+    fn silence_is_no_heartbeat_after_a_band_then_stalled() {
         let mut silent = Timeline::new();
-        silent.open(0, 1).tick(59_000);
+        silent.open(0, 1).tick(30_000);
         assert!(
             silent.alarms().is_empty(),
+            "exactly a band: {:?}",
+            silent.alarms()
+        );
+        silent.tick(30_001);
+        assert_eq!(silent.alarms(), vec![FindingKind::NoHeartbeat]);
+        silent.tick(59_000);
+        assert_eq!(
+            silent.alarms(),
+            vec![FindingKind::NoHeartbeat],
             "59 s of silence is within 2 × 30 s"
         );
         silent.tick(61_000);
         assert_eq!(silent.alarms(), vec![FindingKind::StreamStalled]);
+    }
 
+    #[test]
+    fn keepalives_without_a_heartbeat_ever_are_no_heartbeat() {
         let mut keepalive = Timeline::new();
         keepalive.open(0, 1);
         for s in (15..=60).step_by(15) {
             keepalive.comment(s * 1000, 1);
         }
         keepalive.tick(61_000);
-        assert_eq!(keepalive.alarms(), vec![FindingKind::HeartbeatStale]);
+        assert_eq!(keepalive.alarms(), vec![FindingKind::NoHeartbeat]);
+        let f = keepalive.find(FindingKind::NoHeartbeat).unwrap();
+        assert_eq!(f.severity, Severity::Error);
+        assert_eq!(f.raised_at, Some(keepalive.wall(30_000)), "open + a band");
+        assert_eq!(evidence(&f, "longest_open_s"), 61.0);
+        assert_eq!(evidence(&f, "keepalive_comments"), 4);
+        assert!(stale(&keepalive.m).is_some(), "stale too, and left out");
+    }
+
+    #[test]
+    fn heartbeats_that_stop_are_stale() {
+        let mut t = Timeline::new();
+        t.open(0, 1).heartbeat(1000, 1, 1000);
+        for s in (15..=60).step_by(15) {
+            t.comment(s * 1000, 1);
+        }
+        t.tick(61_000);
+        assert!(
+            t.alarms().is_empty(),
+            "60 s since the heartbeat: {:?}",
+            t.alarms()
+        );
+        t.tick(61_001);
+        assert_eq!(t.alarms(), vec![FindingKind::HeartbeatStale]);
+    }
+
+    #[test]
+    fn no_heartbeat_needs_a_session_open_past_the_band() {
+        // Sessions of 25 s, none with a heartbeat: none stayed open a band.
+        let mut t = Timeline::new();
+        for session in 0..4 {
+            let opened = session * 30_000;
+            t.open(opened, session + 1).close(
+                opened + 25_000,
+                session + 1,
+                CloseReason::Reset {
+                    detail: "cut".into(),
+                },
+            );
+        }
+        t.tick(200_000);
+        assert!(!t.has(FindingKind::NoHeartbeat));
+        // The fifth stays open.
+        t.open(200_000, 5).tick(230_001);
+        let f = t.find(FindingKind::NoHeartbeat).unwrap();
+        assert_eq!(evidence(&f, "sessions_open_past_the_band"), 1);
+        assert_eq!(f.raised_at, Some(t.wall(230_000)));
+        // One heartbeat, ever, and it is not this finding.
+        t.heartbeat(231_000, 5, 231_000);
+        assert!(!t.has(FindingKind::NoHeartbeat));
     }
 
     #[test]
@@ -436,6 +554,30 @@ mod tests {
             "now the open one is silent"
         );
         assert_eq!(current.raised_at, Some(t.wall(141_000)));
+    }
+
+    #[test]
+    fn a_peeks_lifecycle_lines_do_not_hide_the_streams_last_byte() {
+        let mut t = Timeline::new();
+        t.open(0, 1).heartbeat(50_000, 1, 50_000).redirect(
+            55_000,
+            Route::Peek,
+            None,
+            307,
+            "http://a/peek",
+            "http://a/v2/peek",
+            false,
+        );
+        t.tick(100_000);
+        assert!(
+            !t.has(FindingKind::StreamStalled),
+            "50 s since the heartbeat"
+        );
+        t.tick(111_000);
+        assert!(
+            t.has(FindingKind::StreamStalled),
+            "61 s since the heartbeat"
+        );
     }
 
     #[test]

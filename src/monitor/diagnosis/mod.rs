@@ -7,7 +7,9 @@ mod content;
 mod delivery;
 mod heartbeat;
 mod http;
+mod reconnect;
 mod sessions;
+mod timers;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -57,12 +59,23 @@ impl Default for Thresholds {
 
 impl Thresholds {
     /// A duration of real (monotonic) time as the watched system counts it: simulated seconds
-    /// for a scaled simulator, itself otherwise. Every duration a person reads goes through here.
+    /// for a scaled simulator, itself otherwise. Every duration a person reads goes through here
+    /// (or through [`Thresholds::shown_secs`]).
     pub fn shown(&self, real: Duration) -> Duration {
+        real.mul_f64(self.watched_per_real())
+    }
+
+    /// [`Thresholds::shown`] for real seconds already reduced to a number (a median, a spread).
+    pub fn shown_secs(&self, real_s: f64) -> f64 {
+        real_s * self.watched_per_real()
+    }
+
+    /// The watched system's seconds per real second: the time scale, when it is a valid one.
+    pub fn watched_per_real(&self) -> f64 {
         if self.time_scale.is_finite() && self.time_scale > 0.0 {
-            real.mul_f64(self.time_scale)
+            self.time_scale
         } else {
-            real
+            1.0
         }
     }
 
@@ -120,6 +133,15 @@ pub enum FindingKind {
     OversizedEvent,
     NetworkErrors,
     DeliveryLatency,
+    StreamRejected,
+    PollFailed,
+    ServerSaidStop,
+    Redirected,
+    NoHeartbeat,
+    LostResumeId,
+    NestedFrame,
+    StackedHeartbeats,
+    SessionTakeover,
     ProbeLost,
     ProbeRoundTrips,
 }
@@ -172,6 +194,15 @@ impl FindingKind {
             FindingKind::OversizedEvent => "oversized-event",
             FindingKind::NetworkErrors => "network-errors",
             FindingKind::DeliveryLatency => "delivery-latency",
+            FindingKind::StreamRejected => "stream-rejected",
+            FindingKind::PollFailed => "poll-failed",
+            FindingKind::ServerSaidStop => "server-said-stop",
+            FindingKind::Redirected => "redirected",
+            FindingKind::NoHeartbeat => "no-heartbeat",
+            FindingKind::LostResumeId => "lost-resume-id",
+            FindingKind::NestedFrame => "nested-frame",
+            FindingKind::StackedHeartbeats => "stacked-heartbeats",
+            FindingKind::SessionTakeover => "session-takeover",
             FindingKind::ProbeLost => "probe-lost",
             FindingKind::ProbeRoundTrips => "probe-round-trips",
         }
@@ -207,24 +238,43 @@ impl Detector {
 
 /// Every detector. Among findings of one severity and first sighting, this order is kept.
 const DETECTORS: &[Detector] = &[
-    // A flood arrives bunched too: it is not a buffer.
-    Detector::new(heartbeat::flood),
+    Detector::new(timers::stacked),
+    // Stacked timers flood a stream once there are enough of them; a flood arrives bunched too,
+    // which is not a buffer.
+    Detector::new(heartbeat::flood).explained_by(&[FindingKind::StackedHeartbeats]),
     Detector::new(heartbeat::buffering).explained_by(&[FindingKind::HeartbeatFlood]),
-    // A stalled stream carries no heartbeat either: staleness is its symptom.
+    // Missing heartbeats, from the most specific cause to the least: not a byte at all (stalled),
+    // heartbeats wrapped where no client sees them (nested frames), never a heartbeat, none lately.
     Detector::new(heartbeat::stalled),
-    Detector::new(heartbeat::stale).explained_by(&[FindingKind::StreamStalled]),
+    Detector::new(heartbeat::no_heartbeat)
+        .explained_by(&[FindingKind::StreamStalled, FindingKind::NestedFrame]),
+    Detector::new(heartbeat::stale).explained_by(&[
+        FindingKind::StreamStalled,
+        FindingKind::NestedFrame,
+        FindingKind::NoHeartbeat,
+    ]),
+    // A takeover is the more specific cause of the short sessions it makes; both are shown, the
+    // takeover first.
+    Detector::new(sessions::takeover),
     Detector::new(sessions::short_sessions),
     Detector::new(sessions::proxy_idle_timeout),
     Detector::new(delivery::gap),
+    Detector::new(reconnect::server_said_stop),
     Detector::new(delivery::probe_lost),
     Detector::new(http::auth_failed),
     Detector::new(http::not_found),
     Detector::new(http::rate_limited),
     Detector::new(http::server_errors),
+    Detector::new(http::stream_rejected),
+    Detector::new(http::poll_failed),
     Detector::new(http::network_errors),
+    Detector::new(reconnect::redirected),
+    Detector::new(reconnect::lost_resume_id),
     Detector::new(content::bad_content_type),
     Detector::new(delivery::duplicates),
-    Detector::new(content::malformed),
+    Detector::new(content::nested_frame),
+    // Nested framing makes events unreadable as what their type promises.
+    Detector::new(content::malformed).explained_by(&[FindingKind::NestedFrame]),
     Detector::new(content::oversized),
     Detector::new(delivery::latency),
     Detector::new(delivery::probe_round_trips),
@@ -259,9 +309,19 @@ fn ev(pairs: &[(&str, Value)]) -> Evidence {
         .collect()
 }
 
-/// A duration as seconds, to the millisecond.
-fn secs(d: Duration) -> Value {
-    json!((d.as_secs_f64() * 1000.0).round() / 1000.0)
+/// A real duration as evidence: the watched system's seconds, to the millisecond.
+fn secs(t: &Thresholds, real: Duration) -> Value {
+    secs_of(t, real.as_secs_f64())
+}
+
+/// [`secs`] for real seconds already reduced to a number (a median, a spread).
+fn secs_of(t: &Thresholds, real_s: f64) -> Value {
+    json!((t.shown_secs(real_s) * 1000.0).round() / 1000.0)
+}
+
+/// A real duration as the watched system's seconds, for a summary.
+fn shown_s(t: &Thresholds, real: Duration) -> f64 {
+    t.shown(real).as_secs_f64()
 }
 
 /// The upper median (0 for none).
@@ -340,6 +400,74 @@ mod tests {
     }
 
     #[test]
+    fn never_a_heartbeat_explains_away_that_none_came_lately() {
+        let mut t = Timeline::new();
+        t.open(0, 1);
+        for s in (15..=60).step_by(15) {
+            t.comment(s * 1000, 1);
+        }
+        t.tick(61_000);
+        assert_explains(&t, heartbeat::no_heartbeat, heartbeat::stale);
+    }
+
+    #[test]
+    fn a_stall_explains_away_that_no_heartbeat_ever_came() {
+        let mut t = Timeline::new();
+        t.open(0, 1).tick(61_000);
+        assert_explains(&t, heartbeat::stalled, heartbeat::no_heartbeat);
+    }
+
+    #[test]
+    fn nested_frames_explain_away_the_heartbeats_and_messages_they_hide() {
+        let mut t = Timeline::new();
+        t.open(0, 1);
+        for s in [15, 30] {
+            let inner = format!(
+                "event: heartbeat\ndata: {{\"timestamp\":\"{}\"}}",
+                t.rfc3339(s * 1000)
+            );
+            t.event(s * 1000, 1, "message", None, inner);
+        }
+        t.tick(31_000);
+        assert!(heartbeat::no_heartbeat(&t.m).is_some());
+        assert!(content::malformed(&t.m).is_some());
+        assert_eq!(t.alarms(), vec![FindingKind::NestedFrame]);
+    }
+
+    #[test]
+    fn stacked_timers_explain_away_the_flood_they_make() {
+        // Six timers of 15 s, a second apart: six heartbeats within every 15 s.
+        let mut t = Timeline::new();
+        t.open(0, 1);
+        for k in 0..4 {
+            for phase in [1000, 2000, 3000, 4500, 5000, 6000] {
+                let sent = phase + k * 15_000;
+                t.heartbeat(sent + 30, 1, sent);
+            }
+        }
+        assert_explains(&t, timers::stacked, heartbeat::flood);
+    }
+
+    #[test]
+    fn every_kind_is_named_as_it_is_serialized() {
+        let kinds = [
+            FindingKind::StreamRejected,
+            FindingKind::PollFailed,
+            FindingKind::ServerSaidStop,
+            FindingKind::Redirected,
+            FindingKind::NoHeartbeat,
+            FindingKind::LostResumeId,
+            FindingKind::NestedFrame,
+            FindingKind::StackedHeartbeats,
+            FindingKind::SessionTakeover,
+            FindingKind::HeartbeatFlood,
+        ];
+        for kind in kinds {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
+        }
+    }
+
+    #[test]
     fn findings_are_listed_most_severe_first_then_by_first_sighting() {
         let mut t = Timeline::new();
         // The registry lists auth before not-found before server errors; time and severity win.
@@ -394,6 +522,40 @@ mod tests {
             outage(10, Thresholds::default().scaled(10.0)).alarms(),
             real
         );
+    }
+
+    /// Every duration of every finding's evidence, by finding and label.
+    fn durations(t: &Timeline) -> Vec<(FindingKind, String, f64)> {
+        t.findings()
+            .into_iter()
+            .flat_map(|f| {
+                f.evidence
+                    .into_iter()
+                    .filter(|(label, _)| label.ends_with("_s") || label.ends_with("_ms"))
+                    .filter_map(move |(label, v)| Some((f.kind, label, v.as_f64()?)))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_compressed_timeline_is_reported_in_the_watched_systems_seconds() {
+        let real = outage(1, Thresholds::default());
+        let fast = outage(10, Thresholds::default().scaled(10.0));
+        let (real, fast) = (durations(&real), durations(&fast));
+        assert!(real.len() >= 8, "{real:?}");
+        assert_eq!(real.len(), fast.len());
+        for (r, f) in real.iter().zip(&fast) {
+            assert_eq!((r.0, &r.1), (f.0, &f.1));
+            assert!((r.2 - f.2).abs() < 0.02, "{r:?} vs {f:?}");
+        }
+        let stalled = |scale: u64, thresholds: Thresholds| {
+            let mut t = Timeline::with(thresholds, scale);
+            t.open(0, 1).tick(90_000);
+            t.find(FindingKind::StreamStalled).unwrap()
+        };
+        let f = stalled(20, Thresholds::default().scaled(20.0));
+        assert_eq!(crate::testkit::evidence(&f, "silent_for_s"), 90.0);
+        assert!(f.summary.contains("silent for 90.0 s"), "{}", f.summary);
     }
 
     #[test]

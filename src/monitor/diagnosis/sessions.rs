@@ -1,11 +1,11 @@
-//! The session family: a reconnect loop of short sessions, and sessions an intermediary cuts at
-//! one fixed age.
+//! The session family: another client taking the stream over, a reconnect loop of short
+//! sessions, and sessions an intermediary cuts at one fixed age.
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{Finding, FindingKind, Severity, ev, median, min_max};
+use super::{Finding, FindingKind, Severity, Thresholds, ev, median, min_max, secs_of, shown_s};
 use crate::monitor::Monitor;
 use crate::monitor::connection::{Session, SessionEnd};
 use crate::observation::CloseReason;
@@ -38,11 +38,21 @@ fn reason_counts(sessions: &[(&Session, Duration)]) -> Value {
     json!(counts)
 }
 
-/// The youngest, median and oldest age of `sessions`, in seconds.
+/// The youngest, median and oldest age of `sessions`, in real seconds.
 fn age_stats(sessions: &[(&Session, Duration)]) -> (f64, f64, f64) {
     let ages: Vec<f64> = sessions.iter().map(|(_, a)| a.as_secs_f64()).collect();
     let (min, max) = min_max(&ages);
     (min, median(ages), max)
+}
+
+/// The ages of `sessions` as evidence, in the watched system's seconds.
+fn age_evidence(t: &Thresholds, sessions: &[(&Session, Duration)]) -> [(&'static str, Value); 3] {
+    let (min, med, max) = age_stats(sessions);
+    [
+        ("age_min_s", secs_of(t, min)),
+        ("age_median_s", secs_of(t, med)),
+        ("age_max_s", secs_of(t, max)),
+    ]
 }
 
 /// Sessions that open and die young, again and again: a reconnect loop.
@@ -54,9 +64,11 @@ pub(super) fn short_sessions(m: &Monitor) -> Option<Finding> {
     if short.len() < m.thresholds.short_sessions {
         return None;
     }
-    let (min, med, max) = age_stats(&short);
+    let t = &m.thresholds;
+    let (_, med, _) = age_stats(&short);
     // A loop from the `short_sessions`-th short session on.
-    let raised = short[m.thresholds.short_sessions.clamp(1, short.len()) - 1].0;
+    let raised = short[t.short_sessions.clamp(1, short.len()) - 1].0;
+    let [age_min, age_median, age_max] = age_evidence(t, &short);
     Some(Finding {
         kind: FindingKind::ShortSessions,
         severity: Severity::Error,
@@ -64,19 +76,89 @@ pub(super) fn short_sessions(m: &Monitor) -> Option<Finding> {
         last_seen: short[short.len() - 1].0.ended_wall,
         raised_at: raised.ended_wall,
         summary: format!(
-            "reconnect loop: {} sessions lived under {:.1} s (median {med:.2} s), {} reconnects",
+            "reconnect loop: {} sessions lived under {:.1} s (median {:.2} s), {} reconnects",
             short.len(),
-            m.thresholds.short_session.as_secs_f64(),
+            shown_s(t, t.short_session),
+            t.shown_secs(med),
             m.connection.reconnects()
         ),
         evidence: ev(&[
             ("short_sessions", json!(short.len())),
-            ("age_min_s", json!(min)),
-            ("age_median_s", json!(med)),
-            ("age_max_s", json!(max)),
+            age_min,
+            age_median,
+            age_max,
             ("close_reasons", reason_counts(&short)),
             ("reconnects", json!(m.connection.reconnects())),
             ("sessions_total", json!(m.connection.attempts())),
+        ]),
+    })
+}
+
+/// Sessions the server ended cleanly at irregular ages make a takeover from this many on.
+const TAKEOVER_SESSIONS: usize = 3;
+
+/// Sessions the server ended cleanly (EOF) within a heartbeat band of opening, without having
+/// flooded them first (a server that sends a burst and closes is a flood, whatever ends it).
+fn taken_over(m: &Monitor) -> Vec<(&Session, Duration)> {
+    let t = &m.thresholds;
+    ended_ages(m)
+        .into_iter()
+        .filter(|(s, age)| {
+            matches!(s.end, Some(SessionEnd::Closed(CloseReason::Eof)))
+                && *age <= t.heartbeat_max
+                && (s.heartbeats as usize) < t.flood_beats
+        })
+        .collect()
+}
+
+/// Enough sessions, their ages further apart than `spread` (a fraction of the median): not the
+/// constant age of a timeout.
+fn at_irregular_ages(sessions: &[(&Session, Duration)], spread: f64) -> bool {
+    let (min, med, max) = age_stats(sessions);
+    sessions.len() >= TAKEOVER_SESSIONS && max - min > med * spread
+}
+
+/// The server ends the stream cleanly soon after it opens, again and again, at irregular ages:
+/// another client connecting with the same agent id, as SignalDock keeps one stream per agent id
+/// and a new connection ends the one before. That client may be inboxtop itself (watching with
+/// the agent's own id takes the agent's stream over), or the agent, taking it back.
+pub(super) fn takeover(m: &Monitor) -> Option<Finding> {
+    let taken = taken_over(m);
+    let spread = m.thresholds.idle_spread;
+    if !at_irregular_ages(&taken, spread) {
+        return None;
+    }
+    let t = &m.thresholds;
+    let (min, _, max) = age_stats(&taken);
+    let [age_min, age_median, age_max] = age_evidence(t, &taken);
+    // Concluded when enough of them first showed irregular ages.
+    let raised = (TAKEOVER_SESSIONS..=taken.len())
+        .find(|&n| at_irregular_ages(&taken[..n], spread))
+        .and_then(|n| taken[n - 1].0.ended_wall);
+    Some(Finding {
+        kind: FindingKind::SessionTakeover,
+        severity: Severity::Error,
+        first_seen: Some(taken[0].0.attempted_wall),
+        last_seen: taken[taken.len() - 1].0.ended_wall,
+        raised_at: raised,
+        summary: format!(
+            "the server ended {} streams cleanly {:.1}–{:.1} s after they opened, at irregular ages: another client is taking this agent's stream over — inboxtop itself, if it watches with the agent's own id",
+            taken.len(),
+            t.shown_secs(min),
+            t.shown_secs(max)
+        ),
+        evidence: ev(&[
+            ("sessions_ended_cleanly", json!(taken.len())),
+            age_min,
+            age_median,
+            age_max,
+            ("reconnects", json!(m.connection.reconnects())),
+            (
+                "hint",
+                json!(
+                    "SignalDock keeps one stream per agent id: a new connection ends the previous one, and each leaves its heartbeat task behind (see stacked-heartbeats). If the agent runs, watch it with --no-stream (peek only) or another agent id; otherwise find the other client using this agent id"
+                ),
+            ),
         ]),
     })
 }
@@ -100,7 +182,9 @@ pub(super) fn proxy_idle_timeout(m: &Monitor) -> Option<Finding> {
     if !at_one_age(recent, spread) {
         return None;
     }
+    let t = &m.thresholds;
     let (min, med, max) = age_stats(recent);
+    let [age_min, age_median, age_max] = age_evidence(t, recent);
     // Concluded when the oldest of them first made enough sessions at one age.
     let raised = (IDLE_TIMEOUT_SESSIONS..=recent.len())
         .find(|&n| at_one_age(&recent[..n], spread))
@@ -113,15 +197,16 @@ pub(super) fn proxy_idle_timeout(m: &Monitor) -> Option<Finding> {
         last_seen: recent[recent.len() - 1].0.ended_wall,
         raised_at: raised,
         summary: format!(
-            "{} sessions ended at the same age ≈{med:.1} s (spread {:.2} s)",
+            "{} sessions ended at the same age ≈{:.1} s (spread {:.2} s)",
             recent.len(),
-            max - min
+            t.shown_secs(med),
+            t.shown_secs(max - min)
         ),
         evidence: ev(&[
             ("sessions", json!(recent.len())),
-            ("age_median_s", json!(med)),
-            ("age_min_s", json!(min)),
-            ("age_max_s", json!(max)),
+            age_median,
+            age_min,
+            age_max,
             ("close_reasons", reason_counts(recent)),
             ("hint", json!(hint)),
         ]),
@@ -172,6 +257,72 @@ mod tests {
         assert_eq!(f.first_seen, Some(t.wall(0)));
         assert_eq!(f.raised_at, Some(t.wall(4000)));
         assert_eq!(f.last_seen, Some(t.wall(5500)));
+    }
+
+    #[test]
+    fn a_takeover_is_three_clean_ends_at_irregular_young_ages() {
+        let ages = [1200, 3400, 2100];
+        assert!(!sessions(&ages[..2], CloseReason::Eof).has(FindingKind::SessionTakeover));
+        let t = sessions(&ages, CloseReason::Eof);
+        let f = t
+            .find(FindingKind::SessionTakeover)
+            .expect("three irregular clean ends");
+        assert_eq!(f.severity, Severity::Error);
+        assert_eq!(evidence(&f, "sessions_ended_cleanly"), 3);
+        assert_eq!(evidence(&f, "age_min_s"), 1.2);
+        assert_eq!(evidence(&f, "age_max_s"), 3.4);
+        assert!(f.summary.contains("inboxtop itself"), "{}", f.summary);
+        // Sessions end at 1.2 s, 5.1 s and 7.7 s.
+        assert_eq!(f.raised_at, Some(t.wall(7700)));
+        assert_eq!(f.first_seen, Some(t.wall(0)));
+        // The reconnect loop it makes is shown too, the takeover first.
+        let kinds: Vec<_> = t.findings().into_iter().map(|f| f.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![FindingKind::SessionTakeover, FindingKind::ShortSessions]
+        );
+    }
+
+    #[test]
+    fn a_takeover_needs_ages_further_apart_than_the_idle_spread() {
+        // 5 % of the 20 s median is 1 s.
+        assert!(
+            !sessions(&[19_500, 20_000, 20_500], CloseReason::Eof)
+                .has(FindingKind::SessionTakeover)
+        );
+        assert!(
+            sessions(&[19_500, 20_000, 20_501], CloseReason::Eof).has(FindingKind::SessionTakeover)
+        );
+    }
+
+    #[test]
+    fn a_takeover_ends_sessions_cleanly_within_a_band() {
+        assert!(!sessions(&[1200, 3400, 2100], reset()).has(FindingKind::SessionTakeover));
+        let older = sessions(&[12_000, 30_001, 21_000], CloseReason::Eof);
+        assert!(
+            !older.has(FindingKind::SessionTakeover),
+            "one outlived the band"
+        );
+        let within = sessions(&[12_000, 30_000, 21_000], CloseReason::Eof);
+        assert!(within.has(FindingKind::SessionTakeover));
+    }
+
+    #[test]
+    fn sessions_a_flood_filled_before_closing_are_no_takeover() {
+        let mut t = Timeline::new();
+        let mut now = 0;
+        for (i, age) in [1200, 3400, 2100].into_iter().enumerate() {
+            let id = i as u64 + 1;
+            t.open(now, id);
+            for k in 0..5 {
+                t.heartbeat(now + 100 + k * 200, id, now + 100 + k * 200);
+            }
+            now += age;
+            t.close(now, id, CloseReason::Eof);
+            now += 500;
+        }
+        assert!(t.has(FindingKind::HeartbeatFlood));
+        assert!(!t.has(FindingKind::SessionTakeover));
     }
 
     #[test]
