@@ -75,7 +75,7 @@ fn every_scenario_gets_exactly_its_verdict() {
             "idle-timeout",
             &["no-heartbeat", "proxy-idle-timeout"],
             "500s",
-            "warning",
+            "critical",
         ),
         ("proxy-buffering", &["proxy-buffering"], "400s", "warning"),
         (
@@ -823,4 +823,54 @@ fn probes_round_trip_on_a_healthy_stream_and_are_lost_on_a_silent_drop() {
         dropped["findings"]
     );
     assert_eq!(dropped["stats"]["probe_stream_round_trips"]["count"], 0);
+}
+
+/// The scenarios of the real transport's failure modes each name their own kind (others may come
+/// with it: a takeover also floods and loops) and give the verdict's exit code.
+#[test]
+fn the_transport_scenarios_name_their_kind() {
+    let expected: &[(&str, &str, &str)] = &[
+        ("takeover", "session-takeover", "critical"),
+        ("double-framed", "nested-frame", "critical"),
+        ("moved", "redirected", "warning"),
+        ("gone", "server-said-stop", "critical"),
+        ("rejected", "stream-rejected", "critical"),
+    ];
+    let runs: Vec<_> = expected
+        .iter()
+        .map(|&(scenario, kind, verdict)| {
+            let child = inboxtop()
+                .args([
+                    "check",
+                    "--scenario",
+                    scenario,
+                    "--time-scale",
+                    "50",
+                    "--duration",
+                    "400s",
+                    "--format",
+                    "json",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            (scenario, kind, verdict, child)
+        })
+        .collect();
+    for (scenario, kind, verdict, child) in runs {
+        let out = child.wait_with_output().unwrap();
+        let report = json_of(&out);
+        assert!(
+            problems(&report).contains(&kind.to_owned()),
+            "{scenario} names {kind}: {:?}",
+            problems(&report)
+        );
+        assert_eq!(
+            report["verdict"], verdict,
+            "{scenario}: {}",
+            report["headline"]
+        );
+        assert_eq!(out.status.code(), Some(exit_code_of(verdict)), "{scenario}");
+    }
 }

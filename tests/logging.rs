@@ -44,12 +44,11 @@ async fn inboxtop(args: &[&str], env: &[(&str, &Path)], rust_log: Option<&str>) 
         .await
         .unwrap()
         .unwrap();
-    let could_not_run = i32::from(inboxtop::cmd::check::EXIT_COULD_NOT_RUN);
-    assert_ne!(
-        out.status.code(),
-        Some(could_not_run),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // Exit 3 is also an UNKNOWN verdict (a short window): what must not happen is "could not run".
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code().is_some() && !stderr.contains("could not run"),
+        "{stderr}"
     );
     out
 }
