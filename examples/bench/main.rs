@@ -256,7 +256,7 @@ async fn ingest() {
 /// One smaller run of (b) alone, to run under a profiler:
 /// `valgrind --tool=callgrind target/release/examples/bench ingest-profile`.
 async fn ingest_profile() {
-    const EVENTS: u64 = 100_000;
+    const EVENTS: u64 = 64 * 1600; // whole batches of the flood server
     let addr = start_flood(Flood {
         count: EVENTS,
         per_second: None,
