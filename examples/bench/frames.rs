@@ -20,7 +20,7 @@ const BATCH: usize = 4096;
 fn event(i: u64, started: Instant) -> Observation {
     let ms = started.elapsed().as_millis() as u64;
     let wall = chrono::Utc::now();
-    let kind = if i % 10 == 0 {
+    let kind = if i.is_multiple_of(10) {
         Kind::SseEvent {
             session: 1,
             event: "message".into(),
