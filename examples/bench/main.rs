@@ -68,7 +68,7 @@ fn main() {
         frames::run(full_monitor);
     }
     if part == "all" || part == "recording" {
-        rt.block_on(recording::run(&binary(), RUNS));
+        rt.block_on(recording::run(&binary(), 3));
     }
     if part == "all" || part == "verdict" {
         verdict::run(&binary());
