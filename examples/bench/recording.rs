@@ -1,0 +1,263 @@
+//! Long recordings: a generated recording of 10 M observations judged by `check --from` (the
+//! release binary, its peak RSS from `/usr/bin/time -v`), and a replay landing late in it and
+//! jumping ahead with `]` (the replay source API feeding a `Monitor`, as the TUI loop does).
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use inboxtop::monitor::{Monitor, Thresholds};
+use inboxtop::observation::{CloseReason, Kind, Mono, Observation};
+use inboxtop::record::{Header, Reader};
+use inboxtop::source::replay::{ReplayCommand, run_replay};
+use inboxtop::wire::WireMessage;
+
+const OBSERVATIONS: u64 = 10_000_000;
+/// Recorded time between two observations: a busy agent, compressed (10 M span ~28 h).
+const SPACING_MS: u64 = 10;
+/// Observations per stream session (ten sessions in all).
+const SESSION_LEN: u64 = 1_000_000;
+
+/// The thresholds the recording claims it was made with: heartbeats every ~11 ms are in band.
+fn thresholds() -> Thresholds {
+    Thresholds {
+        heartbeat_min: Duration::from_millis(8),
+        heartbeat_max: Duration::from_millis(40),
+        ..Thresholds::default()
+    }
+}
+
+/// The observation at index `i`: per session a connect and a response, then heartbeats with a
+/// message every 10th observation, a tick every second and a peek (listing the latest streamed
+/// messages) every 5 s; the session closes cleanly at its end.
+fn observation(i: u64) -> Observation {
+    let ms = i * SPACING_MS;
+    let wall = chrono::DateTime::UNIX_EPOCH
+        + chrono::Duration::milliseconds(1_764_000_000_000 + ms as i64);
+    let session = i / SESSION_LEN + 1;
+    let kind = match i % SESSION_LEN {
+        0 => Kind::ConnectAttempt {
+            session,
+            last_event_id: None,
+        },
+        1 => Kind::StreamResponse {
+            session,
+            status: 200,
+            content_type: Some("text/event-stream".into()),
+            content_encoding: None,
+            ttfb_ms: 4,
+            retry_after_ms: None,
+            headers: vec![],
+            error: None,
+        },
+        n if n == SESSION_LEN - 1 => Kind::StreamClosed {
+            session,
+            reason: CloseReason::Eof,
+        },
+        n if n % 500 == 0 => Kind::PollOk {
+            elapsed_ms: 3,
+            messages: (1..=3)
+                .map(|k| WireMessage {
+                    id: Some(format!("m{}", i + 5 - k * 10)),
+                    from: Some("agent-ops".into()),
+                    content: "deploy finished".into(),
+                    content_len: 15,
+                    created_at: Some(wall),
+                    ..WireMessage::default()
+                })
+                .collect(),
+            unreadable: 0,
+        },
+        n if n % 100 == 50 => Kind::Tick,
+        n if n % 10 == 5 => Kind::SseEvent {
+            session,
+            event: "message".into(),
+            id: Some(format!("m{i}")),
+            data: format!(
+                "{{\"messageId\":\"m{i}\",\"from\":\"agent-ops\",\"content\":\"deploy {i} finished\",\"createdAt\":\"{}\"}}",
+                wall.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ),
+            retry_ms: None,
+        },
+        _ => Kind::SseEvent {
+            session,
+            event: "heartbeat".into(),
+            id: None,
+            data: format!(
+                "{{\"timestamp\":\"{}\"}}",
+                wall.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ),
+            retry_ms: None,
+        },
+    };
+    Observation::new(Mono::from_millis(ms), wall, kind)
+}
+
+fn generate(path: &Path) -> u64 {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).expect("create"));
+    let header = Header::new(
+        "http://127.0.0.1:8765",
+        "bench",
+        "bench: generated",
+        &thresholds(),
+    );
+    serde_json::to_writer(&mut out, &header).expect("header");
+    out.write_all(b"\n").expect("write");
+    for i in 0..OBSERVATIONS {
+        serde_json::to_writer(&mut out, &observation(i)).expect("observation");
+        out.write_all(b"\n").expect("write");
+    }
+    out.flush().expect("flush");
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// The I/O floor: the file's lines read and counted, nothing parsed.
+fn read_lines_only(path: &Path) -> u64 {
+    let mut r =
+        std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(path).expect("open"));
+    let (mut buf, mut n) = (Vec::new(), 0u64);
+    while r.read_until(b'\n', &mut buf).expect("read") > 0 {
+        n += 1;
+        buf.clear();
+    }
+    n - 1
+}
+
+/// Parsing without the model: the recording reader alone.
+fn parse_only(path: &Path) -> u64 {
+    let mut n = 0;
+    for obs in Reader::open(path).expect("recording") {
+        std::hint::black_box(obs.expect("line"));
+        n += 1;
+    }
+    n
+}
+
+/// `inboxtop check --from FILE` under `/usr/bin/time -v`: wall seconds and peak RSS (KiB).
+fn check_from(bin: &Path, path: &Path) -> (f64, u64, String) {
+    let t = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(bin)
+        .env("XDG_CONFIG_HOME", "/nonexistent-inboxtop")
+        .args(["check", "--format", "plugin", "--from"])
+        .arg(path)
+        .output()
+        .expect("run check --from");
+    let secs = t.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let peak = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let verdict = String::from_utf8_lossy(&out.stdout)
+        .split(" | ")
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    (secs, peak, verdict)
+}
+
+/// Applies the replay's observations until the one just before `target` (recorded time): the
+/// first one past it is paced at real speed, which is not landing time.
+async fn land_at(target: Duration, rx: &mut mpsc::Receiver<Observation>, m: &mut Monitor) {
+    let target = Mono::from_millis(target.as_millis() as u64 - SPACING_MS);
+    while let Some(obs) = rx.recv().await {
+        m.apply(&obs);
+        if obs.t >= target {
+            return;
+        }
+    }
+    panic!("the replay ended before landing");
+}
+
+/// A replay from `from` into the recording, fed into a monitor: the time until the observation
+/// at `from` is applied (landing), then the time `]` (a 30 s jump) takes to land.
+async fn replay_landing(path: &Path, from: Duration) -> (f64, f64) {
+    let (tx, mut rx) = mpsc::channel(8192);
+    let (cmd, cmd_rx) = mpsc::channel(4);
+    let reader = Reader::open(path).expect("recording");
+    let mut monitor = Monitor::new(reader.header.thresholds(&Thresholds::default()));
+    let t = Instant::now();
+    let task = tokio::spawn(run_replay(reader, 1.0, from, tx, cmd_rx));
+    land_at(from, &mut rx, &mut monitor).await;
+    let landed = t.elapsed().as_secs_f64();
+    let position = from + Duration::from_secs_f64(landed);
+    let t = Instant::now();
+    cmd.send(ReplayCommand::Jump(Duration::from_secs(30)))
+        .await
+        .expect("jump");
+    land_at(position + Duration::from_secs(30), &mut rx, &mut monitor).await;
+    let jumped = t.elapsed().as_secs_f64();
+    task.abort();
+    std::hint::black_box(monitor.findings());
+    (landed, jumped)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+pub async fn run(bin: &Path, runs: usize) {
+    let path: PathBuf =
+        std::env::temp_dir().join(format!("inboxtop-bench-{}.ndjson", std::process::id()));
+    let t = Instant::now();
+    let bytes = generate(&path);
+    println!(
+        "\n== recording: {OBSERVATIONS} observations, {:.0} MiB, generated in {:.1} s",
+        bytes as f64 / (1 << 20) as f64,
+        t.elapsed().as_secs_f64()
+    );
+    let rate = |f: &dyn Fn() -> u64| {
+        median(
+            (0..runs)
+                .map(|_| {
+                    let t = Instant::now();
+                    assert_eq!(f(), OBSERVATIONS);
+                    OBSERVATIONS as f64 / t.elapsed().as_secs_f64()
+                })
+                .collect(),
+        )
+    };
+    let lines = rate(&|| read_lines_only(&path));
+    let parsed = rate(&|| parse_only(&path));
+    let mut checks: Vec<(f64, u64, String)> = (0..runs).map(|_| check_from(bin, &path)).collect();
+    checks.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (secs, _, verdict) = checks[checks.len() / 2].clone();
+    let peak = checks.iter().map(|c| c.1).max().unwrap_or(0);
+    let checked = OBSERVATIONS as f64 / secs;
+    println!("(a) read lines only (I/O floor)                   {lines:>12.0} obs/s");
+    println!("(b) recording reader: parse only, no model        {parsed:>12.0} obs/s");
+    println!(
+        "(c) `inboxtop check --from` (process, whole run)  {checked:>12.0} obs/s   (target ≥ 1 M/s)"
+    );
+    println!(
+        "ratio c/a {:.2}, c/b {:.2}; peak RSS of check {:.1} MiB; verdict: {verdict}",
+        checked / lines,
+        checked / parsed,
+        peak as f64 / 1024.0
+    );
+
+    // One landing: it fast-forwards 9 M observations, which takes as long as a `check --from`.
+    let late = Duration::from_millis(OBSERVATIONS * SPACING_MS * 9 / 10);
+    let (landed, jumped) = replay_landing(&path, late).await;
+    println!(
+        "replay --from {} s (90 %, 9 M observations before it): lands in {:.2} s   (target ≤ 1 s)",
+        late.as_secs(),
+        landed
+    );
+    println!(
+        "then `]` (+30 s, {} observations): lands in {:.1} ms   (target ≤ 1 s)",
+        30_000 / SPACING_MS,
+        jumped * 1e3
+    );
+    std::fs::remove_file(&path).ok();
+}
