@@ -84,7 +84,7 @@ fn first_network_error(m: &Monitor) -> String {
 /// Ctrl-C or SIGTERM.
 async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<(Monitor, ReportContext)> {
     let (watched, real_duration) = if args.scenarios.is_empty() {
-        (Watched::server(settings)?, args.duration)
+        (Watched::server(settings)?.swap_remove(0), args.duration)
     } else {
         let sim = SimArgs {
             scenarios: args.scenarios.clone(),

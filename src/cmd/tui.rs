@@ -27,8 +27,8 @@ pub(super) async fn demo(settings: Settings, sim: SimArgs) -> Result<ExitCode> {
 }
 
 pub(super) async fn watch(settings: Settings) -> Result<ExitCode> {
-    let watched = Watched::server(&settings)?;
-    monitor(watched, settings).await
+    let mut fleet = Watched::server(&settings)?;
+    monitor(fleet.swap_remove(0), settings).await
 }
 
 async fn monitor(watched: Watched, settings: Settings) -> Result<ExitCode> {
