@@ -267,6 +267,7 @@ where
 mod tests {
     use super::*;
     use crate::testkit::{Timeline, ui_target};
+    use crate::ui::keys::Mode;
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::backend::TestBackend;
 
@@ -343,6 +344,44 @@ mod tests {
             screen.contains("EventLog written"),
             "the export status shows in the footer"
         );
+    }
+
+    fn press(app: &mut App, code: KeyCode) -> Action {
+        app.on_event(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn enter_opens_the_selected_agent_and_esc_returns_to_the_fleet() {
+        let mut flooded = Timeline::new();
+        flooded.open(0, 1);
+        for i in 0..25 {
+            flooded.heartbeat(1_000 + i * 60, 1, 1_000 + i * 60);
+        }
+        let mut fleet = Fleet::new();
+        fleet.add("calm", Monitor::new(Thresholds::default()));
+        fleet.add("flooded", flooded.m);
+        let mut app = App::new(fleet, vec![ui_target("a"), ui_target("b")]);
+        assert_eq!(
+            app.view.key_mode(),
+            Mode::Fleet,
+            "the fleet view comes first"
+        );
+        let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
+        app.draw(&mut terminal).unwrap();
+        // The worst agent is the first row: Enter opens it.
+        assert_eq!(press(&mut app, KeyCode::Enter), Action::OpenAgent);
+        app.open_selected_agent();
+        assert_eq!((app.selected, app.agent_id()), (1, "flooded"));
+        assert_eq!(app.view.key_mode(), Mode::Live);
+        assert_eq!(press(&mut app, KeyCode::Char('r')), Action::Reconnect);
+        assert_eq!(press(&mut app, KeyCode::Esc), Action::Redraw);
+        assert_eq!(app.view.key_mode(), Mode::Fleet);
+        // Down to the second row, which is the calm agent.
+        app.draw(&mut terminal).unwrap();
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Enter);
+        app.open_selected_agent();
+        assert_eq!(app.agent_id(), "calm");
     }
 
     #[tokio::test]
