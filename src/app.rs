@@ -11,10 +11,11 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::monitor::Monitor;
+use crate::fleet::{Agent, Fleet};
+use crate::monitor::{Monitor, Thresholds};
 use crate::observation::Observation;
 use crate::ui::{self, Target, Theme};
-use crate::view::{Action, Export, Pane, ViewState};
+use crate::view::{Action, Export, FleetView, Pane, ViewState};
 
 const MAX_FPS: u64 = 30;
 const FRAME: Duration = Duration::from_millis(1000 / MAX_FPS);
@@ -26,32 +27,73 @@ const STATUS_FOR: Duration = Duration::from_secs(6);
 /// What the app asks of whoever runs the sources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
-    Reconnect,
-    Probe,
+    /// Reconnect this agent's stream (its index).
+    Reconnect(usize),
+    /// Send a probe as this agent.
+    Probe(usize),
     ReplayPause,
     ReplayStep,
     ReplayJump(Duration),
 }
 
 pub struct App {
-    pub monitor: Monitor,
+    pub fleet: Fleet,
+    /// The agent the single-agent view shows (an index into the fleet).
+    pub selected: usize,
     pub view: ViewState,
-    pub target: Target,
+    /// What is watched, by agent.
+    pub targets: Vec<Target>,
     pub theme: Theme,
     /// Frames drawn so far.
     pub frames: u64,
     status_until: Option<Instant>,
+    /// What an app without agents shows (never in practice: every command watches one).
+    empty: Monitor,
 }
 
 impl App {
-    pub fn new(monitor: Monitor, target: Target) -> App {
+    /// The app over `fleet`, `targets[i]` describing agent `i`. With more than one agent the
+    /// fleet view comes first.
+    pub fn new(fleet: Fleet, targets: Vec<Target>) -> App {
+        let view = ViewState {
+            fleet: (fleet.len() > 1).then(|| FleetView {
+                shown: true,
+                ..FleetView::default()
+            }),
+            ..ViewState::default()
+        };
         App {
-            monitor,
-            view: ViewState::default(),
-            target,
+            fleet,
+            selected: 0,
+            view,
+            targets,
             theme: Theme::from_env(),
             frames: 0,
             status_until: None,
+            empty: Monitor::new(Thresholds::default()),
+        }
+    }
+
+    /// The model of the agent the single-agent view shows.
+    pub fn monitor(&self) -> &Monitor {
+        self.agent().map_or(&self.empty, |a| &a.monitor)
+    }
+
+    /// The id of the agent the single-agent view shows.
+    pub fn agent_id(&self) -> &str {
+        self.agent().map_or("", |a| a.id.as_str())
+    }
+
+    fn agent(&self) -> Option<&Agent> {
+        self.fleet.get(self.selected)
+    }
+
+    /// Shows the agent of the fleet view's selected row in the single-agent view.
+    fn open_selected_agent(&mut self) {
+        let cursor = self.view.fleet.as_ref().map_or(0, |f| f.cursor);
+        if let Some(row) = ui::fleet::visible_rows(&self.fleet, &self.view).get(cursor) {
+            self.selected = row.ix;
+            self.view = self.view.for_another_agent();
         }
     }
 
@@ -81,9 +123,21 @@ impl App {
             panic!("INBOXTOP_DEBUG_PANIC_IN_DRAW: a deliberate panic inside a draw");
         }
         let mut info = ui::DrawInfo::default();
+        let fallback = Target::default();
+        let target = self.targets.get(self.selected).unwrap_or(&fallback);
         terminal
-            .draw(|f| info = ui::draw(f, &self.monitor, &self.view, &self.target, self.theme))
+            .draw(|f| {
+                info = if self.view.fleet_shown().is_some() {
+                    ui::fleet::draw(f, &self.fleet, &self.view, self.theme)
+                } else {
+                    ui::draw(f, self.monitor(), &self.view, target, self.theme)
+                }
+            })
             .map_err(|e| io::Error::other(e.to_string()))?;
+        if let Some(fleet) = self.view.fleet.as_mut().filter(|f| f.shown) {
+            fleet.rows = info.fleet_rows;
+            fleet.cursor = fleet.cursor.min(info.fleet_rows.saturating_sub(1));
+        }
         for (pane, drawn) in Pane::ALL.into_iter().zip(info.panes) {
             self.view.set_drawn(pane, drawn);
         }
@@ -97,11 +151,13 @@ impl App {
     /// Applies a key or mouse event; returns what the loop must do.
     fn on_event(&mut self, event: Event) -> Action {
         match event {
-            Event::Key(key) if key.kind != KeyEventKind::Release => self.view.on_key(
-                key,
-                self.monitor.log.total(),
-                self.monitor.inbox.created_total(),
-            ),
+            Event::Key(key) if key.kind != KeyEventKind::Release => {
+                let (log_total, inbox_total) = {
+                    let m = self.monitor();
+                    (m.log.total(), m.inbox.created_total())
+                };
+                self.view.on_key(key, log_total, inbox_total)
+            }
             Event::Mouse(mouse) => self.view.on_mouse(mouse),
             Event::Resize(..) => Action::Redraw,
             _ => Action::None,
@@ -155,8 +211,13 @@ where
                         next_frame = Instant::now();
                         None
                     }
-                    Action::Reconnect => Some(Command::Reconnect),
-                    Action::Probe => Some(Command::Probe),
+                    Action::Reconnect => Some(Command::Reconnect(app.selected)),
+                    Action::Probe => Some(Command::Probe(app.selected)),
+                    Action::OpenAgent => {
+                        app.open_selected_agent();
+                        next_frame = Instant::now();
+                        None
+                    }
                     Action::ReplayPause => Some(Command::ReplayPause),
                     Action::ReplayStep => Some(Command::ReplayStep),
                     Action::ReplayJump => Some(Command::ReplayJump(Duration::from_secs(30))),
@@ -175,11 +236,13 @@ where
             obs = observations.recv(), if sources_open => {
                 match obs {
                     Some(obs) => {
-                        app.monitor.apply(&obs);
+                        app.fleet.apply(&obs);
                         // Coalesce: fold what is already queued before the next draw.
                         for _ in 0..DRAIN_BATCH {
                             match observations.try_recv() {
-                                Ok(obs) => app.monitor.apply(&obs),
+                                Ok(obs) => {
+                                    app.fleet.apply(&obs);
+                                }
                                 Err(_) => break,
                             }
                         }
@@ -203,8 +266,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::monitor::Thresholds;
     use crate::testkit::{Timeline, ui_target};
+    use crate::ui::keys::Mode;
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::backend::TestBackend;
 
@@ -218,7 +281,10 @@ mod tests {
     #[tokio::test]
     async fn a_flood_is_coalesced_into_few_frames_and_keys_become_commands() {
         let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-        let mut app = App::new(Monitor::new(Thresholds::default()), ui_target("test"));
+        let mut app = App::new(
+            Fleet::single("demo", Monitor::new(Thresholds::default())),
+            vec![ui_target("test")],
+        );
         let (obs_tx, obs_rx) = mpsc::channel(100_000);
         let flood = Timeline::new();
         for i in 0..50_000 {
@@ -257,14 +323,14 @@ mod tests {
         .unwrap();
         drop(notice_tx);
         let _keep_channels_open = driver.await.unwrap();
-        assert_eq!(app.monitor.events_total, 50_000, "no observation lost");
+        assert_eq!(app.monitor().events_total, 50_000, "no observation lost");
         assert!(
             app.frames >= 1 && app.frames < 100,
             "{} frames for 50 000 observations",
             app.frames
         );
-        assert_eq!(cmd_rx.try_recv().ok(), Some(Command::Reconnect));
-        assert_eq!(cmd_rx.try_recv().ok(), Some(Command::Probe));
+        assert_eq!(cmd_rx.try_recv().ok(), Some(Command::Reconnect(0)));
+        assert_eq!(cmd_rx.try_recv().ok(), Some(Command::Probe(0)));
         assert_eq!(exports, [Export::Report, Export::EventLog]);
         assert_eq!(app.view.status.as_deref(), Some("EventLog written"));
         let screen: String = terminal
@@ -280,10 +346,51 @@ mod tests {
         );
     }
 
+    fn press(app: &mut App, code: KeyCode) -> Action {
+        app.on_event(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn enter_opens_the_selected_agent_and_esc_returns_to_the_fleet() {
+        let mut flooded = Timeline::new();
+        flooded.open(0, 1);
+        for i in 0..25 {
+            flooded.heartbeat(1_000 + i * 60, 1, 1_000 + i * 60);
+        }
+        let mut fleet = Fleet::new();
+        fleet.add("calm", Monitor::new(Thresholds::default()));
+        fleet.add("flooded", flooded.m);
+        let mut app = App::new(fleet, vec![ui_target("a"), ui_target("b")]);
+        assert_eq!(
+            app.view.key_mode(),
+            Mode::Fleet,
+            "the fleet view comes first"
+        );
+        let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
+        app.draw(&mut terminal).unwrap();
+        // The worst agent is the first row: Enter opens it.
+        assert_eq!(press(&mut app, KeyCode::Enter), Action::OpenAgent);
+        app.open_selected_agent();
+        assert_eq!((app.selected, app.agent_id()), (1, "flooded"));
+        assert_eq!(app.view.key_mode(), Mode::Live);
+        assert_eq!(press(&mut app, KeyCode::Char('r')), Action::Reconnect);
+        assert_eq!(press(&mut app, KeyCode::Esc), Action::Redraw);
+        assert_eq!(app.view.key_mode(), Mode::Fleet);
+        // Down to the second row, which is the calm agent.
+        app.draw(&mut terminal).unwrap();
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Enter);
+        app.open_selected_agent();
+        assert_eq!(app.agent_id(), "calm");
+    }
+
     #[tokio::test]
     async fn a_notice_stays_in_the_footer_and_the_view_learns_the_panes() {
         let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
-        let mut app = App::new(Monitor::new(Thresholds::default()), ui_target("test"));
+        let mut app = App::new(
+            Fleet::single("demo", Monitor::new(Thresholds::default())),
+            vec![ui_target("test")],
+        );
         let (_obs_tx, obs_rx) = mpsc::channel(1);
         let (notice_tx, notice_rx) = mpsc::channel(1);
         notice_tx

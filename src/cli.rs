@@ -51,9 +51,10 @@ pub struct ServerArgs {
     /// Base URL of the API [env: INBOXTOP_BASE_URL] [config: base_url]
     #[arg(long)]
     pub base_url: Option<String>,
-    /// Agent id sent in the agent header [env: INBOXTOP_AGENT] [config: agent]
-    #[arg(long)]
-    pub agent: Option<String>,
+    /// Agent id sent in the agent header; several (repeated or comma-separated) watch a fleet
+    /// [env: INBOXTOP_AGENT] [config: agent, or [[agents]] tables]
+    #[arg(long, value_name = "ID[,ID…]", value_delimiter = ',')]
+    pub agent: Vec<String>,
     /// Read the API key from this file (first line). The key can also come from INBOXTOP_API_KEY or
     /// the config file (api_key).
     #[arg(long, value_name = "FILE")]

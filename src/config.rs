@@ -7,6 +7,7 @@
 //! The API key never passes through clap, so it cannot appear in `--help` or a parse error.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -93,6 +94,8 @@ pub struct Environment {
     pub agent: Option<String>,
     pub api_key: Option<String>,
     pub rust_log: Option<String>,
+    /// The variables `[[agents]]` tables name in `api_key_env`, read once the file is known.
+    pub key_vars: BTreeMap<String, String>,
 }
 
 impl Environment {
@@ -104,6 +107,16 @@ impl Environment {
             agent: var(ENV_AGENT),
             api_key: var(ENV_API_KEY),
             rust_log: var(ENV_RUST_LOG),
+            key_vars: BTreeMap::new(),
+        }
+    }
+
+    /// Reads the variables `file`'s agents take their keys from (blank ones count as unset).
+    fn read_key_vars(&mut self, file: &FileConfig) {
+        for name in file.agents.iter().filter_map(|a| a.api_key_env.as_deref()) {
+            if let Some(value) = std::env::var(name).ok().filter(|v| !v.trim().is_empty()) {
+                self.key_vars.insert(name.to_owned(), value);
+            }
         }
     }
 }
@@ -156,6 +169,70 @@ pub struct FileConfig {
     pub ca_cert: Option<PathBuf>,
     pub utc: Option<bool>,
     pub no_stream: Option<bool>,
+    /// A fleet: one table per agent (instead of `agent`).
+    #[serde(default)]
+    pub agents: Vec<FileAgent>,
+}
+
+/// One `[[agents]]` table. Without its own `base_url` or key the agent uses the global ones.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAgent {
+    pub id: String,
+    pub base_url: Option<String>,
+    /// The NAME of the environment variable that holds this agent's key (never the key itself).
+    pub api_key_env: Option<String>,
+    pub api_key_file: Option<PathBuf>,
+}
+
+/// One watched agent: its id, and its own server and key when its `[[agents]]` table has them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentSettings {
+    pub id: String,
+    pub base_url: Option<String>,
+    pub api_key: Option<(ApiKey, KeyOrigin)>,
+}
+
+impl AgentSettings {
+    fn named(id: &str) -> Self {
+        AgentSettings {
+            id: id.to_owned(),
+            base_url: None,
+            api_key: None,
+        }
+    }
+
+    /// `id`, or `id (base_url URL, key ••42 from env NAME)` for an agent with its own settings.
+    fn describe(&self) -> String {
+        let mut own = Vec::new();
+        if let Some(url) = &self.base_url {
+            own.push(format!("base_url {}", without_userinfo(url)));
+        }
+        if let Some((key, origin)) = &self.api_key {
+            own.push(format!("key {} from {origin}", key.masked()));
+        }
+        if own.is_empty() {
+            self.id.clone()
+        } else {
+            format!("{} ({})", self.id, own.join(", "))
+        }
+    }
+}
+
+/// Where an agent's own key came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOrigin {
+    EnvVar(String),
+    File(PathBuf),
+}
+
+impl fmt::Display for KeyOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyOrigin::EnvVar(name) => write!(f, "env {name}"),
+            KeyOrigin::File(path) => write!(f, "file {}", path.display()),
+        }
+    }
 }
 
 /// Everything a monitoring command needs, merged from all layers, each with its source.
@@ -163,7 +240,8 @@ pub struct FileConfig {
 pub struct Settings {
     pub config_file: Sourced<ConfigFile>,
     pub base_url: Sourced<Option<String>>,
-    pub agent: Sourced<Option<String>>,
+    /// The watched agents, in order (empty: none configured).
+    pub agents: Sourced<Vec<AgentSettings>>,
     pub api_key: Sourced<Option<ApiKey>>,
     pub agent_header: Sourced<String>,
     pub stream_path: Sourced<String>,
@@ -199,9 +277,10 @@ pub struct Row {
 }
 
 impl Settings {
-    /// Whether a server is configured (otherwise `inboxtop` plays the demo).
+    /// Whether a server is configured, globally or for an agent (otherwise `inboxtop` plays the
+    /// demo).
     pub fn has_server(&self) -> bool {
-        self.base_url.value.is_some()
+        self.base_url.value.is_some() || self.agents.value.iter().any(|a| a.base_url.is_some())
     }
 
     /// The detector thresholds these settings choose; the rest keep their defaults.
@@ -226,7 +305,6 @@ impl Settings {
                 source: setting.source.clone(),
             }
         }
-        let text = |v: &Option<String>| v.clone().unwrap_or_else(|| NONE.into());
         let path =
             |v: &Option<PathBuf>| v.as_ref().map_or(NONE.into(), |p| p.display().to_string());
         vec![
@@ -234,7 +312,15 @@ impl Settings {
             row("base_url", &self.base_url, |url| {
                 url.as_deref().map_or(NONE.into(), without_userinfo)
             }),
-            row("agent", &self.agent, text),
+            row("agents", &self.agents, |agents| {
+                if agents.is_empty() {
+                    NONE.into()
+                } else {
+                    let described: Vec<String> =
+                        agents.iter().map(AgentSettings::describe).collect();
+                    described.join(", ")
+                }
+            }),
             row("api_key", &self.api_key, |k| {
                 k.as_ref().map_or(NONE.into(), ApiKey::masked)
             }),
@@ -340,7 +426,7 @@ pub fn read_file(path: &Path, explicit: bool) -> Result<Option<FileConfig>, Stri
 
 /// Finds and reads the config file, reads the environment, and merges them with the flags.
 pub fn load(monitor: &MonitorArgs, server: &ServerArgs) -> Result<Settings, String> {
-    let env = Environment::of_process();
+    let mut env = Environment::of_process();
     let path = from_flag(monitor.config.clone())
         .or(from_env(ENV_CONFIG, env.config.clone()))
         .or_else(|| default_config_path().map(Sourced::default));
@@ -360,6 +446,7 @@ pub fn load(monitor: &MonitorArgs, server: &ServerArgs) -> Result<Settings, Stri
             }
         }
     };
+    env.read_key_vars(&file);
     let settings = merge(monitor, server, &env, config_file, file)?;
     log_provenance(&settings);
     Ok(settings)
@@ -472,7 +559,7 @@ pub fn merge(
             &environment.base_url,
             &f.base_url,
         ),
-        agent: server_text(&server.agent, ENV_AGENT, &environment.agent, &f.agent),
+        agents: resolve_agents(server, environment, &file)?,
         api_key,
         agent_header: monitor_text(&monitor.agent_header, &f.agent_header, DEFAULT_AGENT_HEADER),
         stream_path: monitor_text(&monitor.stream_path, &f.stream_path, DEFAULT_STREAM_PATH),
@@ -534,6 +621,80 @@ fn resolve_key(
     Ok(optional(found))
 }
 
+/// The agents, highest precedence first: `--agent`, `INBOXTOP_AGENT` (both comma-separated), the
+/// config file's `[[agents]]` tables or its `agent`. An agent named by a flag or the environment
+/// that has a `[[agents]]` table takes its base URL and key from it.
+fn resolve_agents(
+    server: &ServerArgs,
+    environment: &Environment,
+    file: &FileLayer,
+) -> Result<Sourced<Vec<AgentSettings>>, String> {
+    let f = &file.config;
+    if f.agent.is_some() && !f.agents.is_empty() {
+        return Err("config: give either agent or [[agents]] tables, not both".into());
+    }
+    let env_ids = environment.agent.as_deref().map(split_ids);
+    let ids = from_flag(Some(split_ids(&server.agent.join(","))).filter(|ids| !ids.is_empty()))
+        .or(from_env(ENV_AGENT, env_ids.filter(|ids| !ids.is_empty())))
+        .or(file.get(f.agent.as_deref().map(split_ids)))
+        .or(file.get(Some(
+            f.agents.iter().map(|a| a.id.trim().to_owned()).collect(),
+        )))
+        .filter(|ids| !ids.value.is_empty());
+    let Some(ids) = ids else {
+        return Ok(Sourced::default(Vec::new()));
+    };
+    let mut agents: Vec<AgentSettings> = Vec::with_capacity(ids.value.len());
+    for id in &ids.value {
+        if id.is_empty() {
+            return Err("an agent id is empty".into());
+        }
+        if agents.iter().any(|a| &a.id == id) {
+            return Err(format!("agent {id} is named twice"));
+        }
+        let agent = match f.agents.iter().find(|a| a.id.trim() == id) {
+            Some(table) => agent_of_table(table, environment)?,
+            None => AgentSettings::named(id),
+        };
+        agents.push(agent);
+    }
+    Ok(Sourced::new(agents, ids.source))
+}
+
+/// `a, b` → `["a", "b"]`; blanks between commas are dropped.
+fn split_ids(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A `[[agents]]` table's own settings; its key env var must be set, its key file readable.
+fn agent_of_table(table: &FileAgent, environment: &Environment) -> Result<AgentSettings, String> {
+    let id = table.id.trim();
+    let api_key = match (&table.api_key_env, &table.api_key_file) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "config [[agents]] {id}: give api_key_env or api_key_file, not both"
+            ));
+        }
+        (Some(name), None) => {
+            let value = environment.key_vars.get(name).ok_or_else(|| {
+                format!("config [[agents]] {id}: api_key_env names {name}, which is not set")
+            })?;
+            Some((ApiKey::new(value.as_str()), KeyOrigin::EnvVar(name.clone())))
+        }
+        (None, Some(path)) => Some((read_key_file(path)?, KeyOrigin::File(path.clone()))),
+        (None, None) => None,
+    };
+    Ok(AgentSettings {
+        id: id.to_owned(),
+        base_url: table.base_url.clone(),
+        api_key,
+    })
+}
+
 fn read_key_file(path: &Path) -> Result<ApiKey, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read API key file {}: {e}", path.display()))?;
@@ -588,7 +749,7 @@ mod tests {
         let toml_text = "base_url = \"http://file\"\nagent = \"file-agent\"\n\
                          poll_interval = \"2s\"\nexpect_heartbeat = \"1s..2s\"\n";
         let server = ServerArgs {
-            agent: Some("flag-agent".into()),
+            agent: vec!["flag-agent".into()],
             ..ServerArgs::default()
         };
         let environment = Environment {
@@ -602,8 +763,8 @@ mod tests {
         };
         let s = merged(&monitor, &server, &environment, toml_text).unwrap();
         assert_eq!(
-            s.agent,
-            Sourced::new(Some("flag-agent".into()), Source::Flag)
+            s.agents,
+            Sourced::new(vec![AgentSettings::named("flag-agent")], Source::Flag)
         );
         assert_eq!(
             s.base_url,
@@ -706,7 +867,7 @@ mod tests {
             [
                 "config",
                 "base_url",
-                "agent",
+                "agents",
                 "api_key",
                 "agent_header",
                 "stream_path",
@@ -736,6 +897,145 @@ mod tests {
             rows.iter()
                 .all(|r| !r.value.contains("SECRET") && !r.value.contains("pa55word"))
         );
+    }
+
+    fn ids(s: &Settings) -> Vec<&str> {
+        s.agents.value.iter().map(|a| a.id.as_str()).collect()
+    }
+
+    const FLEET_FILE: &str = r#"
+base_url = "http://global"
+[[agents]]
+id = "a"
+[[agents]]
+id = "b"
+base_url = "http://b-server"
+api_key_env = "B_KEY"
+[[agents]]
+id = "c"
+api_key_file = "no-such-key-file"
+"#;
+
+    #[test]
+    fn several_agents_flags_beat_env_beat_file() {
+        let flags = ServerArgs {
+            agent: vec!["x,y".into(), "z".into()],
+            ..ServerArgs::default()
+        };
+        let env = Environment {
+            agent: Some(" p, q ,".into()),
+            ..Environment::default()
+        };
+        let monitor = MonitorArgs::default();
+        let s = merged(&monitor, &flags, &env, "agent = \"f\"").unwrap();
+        assert_eq!(
+            (ids(&s), s.agents.source.clone()),
+            (vec!["x", "y", "z"], Source::Flag)
+        );
+        let s = merged(&monitor, &ServerArgs::default(), &env, "agent = \"f\"").unwrap();
+        assert_eq!(
+            (ids(&s), s.agents.source.clone()),
+            (vec!["p", "q"], Source::Env(ENV_AGENT))
+        );
+        let s = merged(
+            &monitor,
+            &ServerArgs::default(),
+            &Environment::default(),
+            "agent = \"f,g\"",
+        )
+        .unwrap();
+        assert_eq!(
+            (ids(&s), s.agents.source.clone()),
+            (vec!["f", "g"], in_file())
+        );
+        let twice = ServerArgs {
+            agent: vec!["a".into(), "a".into()],
+            ..ServerArgs::default()
+        };
+        let err = merged(&monitor, &twice, &env, "").unwrap_err();
+        assert!(err.contains("named twice"), "{err}");
+    }
+
+    #[test]
+    fn agents_tables_carry_their_own_server_and_key() {
+        let env = Environment {
+            key_vars: BTreeMap::from([("B_KEY".to_owned(), "b-secret-key-0077".to_owned())]),
+            ..Environment::default()
+        };
+        let pick = |names: &[&str]| ServerArgs {
+            agent: names.iter().map(|n| n.to_string()).collect(),
+            ..ServerArgs::default()
+        };
+        let s = merged(
+            &MonitorArgs::default(),
+            &pick(&["b", "a"]),
+            &env,
+            FLEET_FILE,
+        )
+        .unwrap();
+        assert_eq!(ids(&s), ["b", "a"]);
+        let b = &s.agents.value[0];
+        assert_eq!(b.base_url.as_deref(), Some("http://b-server"));
+        let (key, origin) = b.api_key.as_ref().unwrap();
+        assert_eq!(key.expose(), "b-secret-key-0077");
+        assert_eq!(origin, &KeyOrigin::EnvVar("B_KEY".into()));
+        assert_eq!(s.agents.value[1], AgentSettings::named("a"));
+        let shown = &s
+            .rows()
+            .into_iter()
+            .find(|r| r.name == "agents")
+            .unwrap()
+            .value;
+        assert_eq!(
+            shown,
+            "b (base_url http://b-server, key ••••••77 from env B_KEY), a"
+        );
+
+        let dir = std::env::temp_dir().join(format!("inboxtop-cfg-fleet-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key_file = dir.join("c.key");
+        std::fs::write(&key_file, "c-key-from-file-01\n").unwrap();
+        let toml_text = FLEET_FILE.replace("no-such-key-file", &key_file.display().to_string());
+        let s = merged(
+            &MonitorArgs::default(),
+            &ServerArgs::default(),
+            &env,
+            &toml_text,
+        )
+        .unwrap();
+        assert_eq!(
+            (ids(&s), s.agents.source.clone()),
+            (vec!["a", "b", "c"], in_file())
+        );
+        let (key, origin) = s.agents.value[2].api_key.as_ref().unwrap();
+        assert_eq!(key.expose(), "c-key-from-file-01");
+        assert_eq!(origin, &KeyOrigin::File(key_file));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_missing_key_env_var_is_an_error_naming_it() {
+        let none = Environment::default();
+        let b = ServerArgs {
+            agent: vec!["b".into()],
+            ..ServerArgs::default()
+        };
+        let err = merged(&MonitorArgs::default(), &b, &none, FLEET_FILE).unwrap_err();
+        assert!(
+            err.contains("B_KEY") && err.contains("[[agents]] b"),
+            "{err}"
+        );
+        // Agents that are not watched are not resolved: `a` alone needs no key variable.
+        let a = ServerArgs {
+            agent: vec!["a".into()],
+            ..ServerArgs::default()
+        };
+        assert!(merged(&MonitorArgs::default(), &a, &none, FLEET_FILE).is_ok());
+        let both = "agent = \"x\"\n[[agents]]\nid = \"y\"\n";
+        let err = merged(&MonitorArgs::default(), &ServerArgs::default(), &none, both).unwrap_err();
+        assert!(err.contains("not both"), "{err}");
+        let typo = "[[agents]]\nid = \"y\"\napi_key = \"k\"\n";
+        assert!(toml::from_str::<FileConfig>(typo).is_err());
     }
 
     #[test]

@@ -77,6 +77,19 @@ pub enum Action {
     ReplayPause,
     ReplayStep,
     ReplayJump,
+    /// Show the agent of the fleet view's selected row.
+    OpenAgent,
+}
+
+/// The fleet view: whether it is on screen, the selected row, and the `/` filter of the agents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetView {
+    pub shown: bool,
+    /// The selected row among the rows the filter keeps (0 = the worst agent).
+    pub cursor: usize,
+    pub filter: String,
+    /// How many rows the last frame showed.
+    pub rows: usize,
 }
 
 /// Scroll position of a list pane: `None` follows the newest row; `Some(i)` selects row `i`
@@ -145,6 +158,8 @@ pub struct ViewState {
     /// Each pane as last drawn, in [`Pane::ALL`] order.
     pub panes: [Drawn; 4],
     pub page: usize,
+    /// With more than one agent, the fleet view (and Esc returns to it).
+    pub fleet: Option<FleetView>,
 }
 
 impl ViewState {
@@ -174,9 +189,34 @@ impl ViewState {
     }
 
     /// What the keys drive right now.
+    /// The fleet view, when it is on screen.
+    pub fn fleet_shown(&self) -> Option<&FleetView> {
+        self.fleet.as_ref().filter(|f| f.shown)
+    }
+
+    /// The filter being typed: the agents' on the fleet view, the log's otherwise.
+    pub fn typed_filter(&self) -> &str {
+        match self.fleet_shown() {
+            Some(fleet) => &fleet.filter,
+            None => self.filter.text(),
+        }
+    }
+
+    /// A fresh view of another agent of the fleet; the fleet view, the zone and the mode stay.
+    pub fn for_another_agent(&self) -> ViewState {
+        ViewState {
+            replay: self.replay,
+            zone: self.zone,
+            fleet: self.fleet.clone(),
+            ..ViewState::default()
+        }
+    }
+
     pub fn key_mode(&self) -> Mode {
         if self.typing_filter {
             Mode::TypingFilter
+        } else if self.fleet_shown().is_some() {
+            Mode::Fleet
         } else if self.replay {
             Mode::Replay
         } else {
@@ -189,6 +229,7 @@ impl ViewState {
         let mode = self.key_mode();
         match (keys::binding_for(&key, mode), self.popup) {
             (Some(binding), Some(popup)) => self.in_popup(popup, binding.effect),
+            (Some(binding), None) if mode == Mode::Fleet => self.apply_in_fleet(binding.effect),
             (Some(binding), None) => self.apply(binding.effect, log_total, inbox_total),
             (None, _) if mode == Mode::TypingFilter => self.type_into_filter(key),
             (None, _) => Action::None,
@@ -220,7 +261,10 @@ impl ViewState {
             Effect::Detail => return Action::None,
             Effect::Help => self.open(Popup::Help),
             Effect::Back if !self.filter.is_empty() => self.filter = LogFilter::default(),
-            Effect::Back => return Action::None,
+            Effect::Back => match &mut self.fleet {
+                Some(fleet) => fleet.shown = true,
+                None => return Action::None,
+            },
             Effect::Pause => self.toggle_pause(log_total, inbox_total),
             Effect::StartFilter => {
                 self.typing_filter = true;
@@ -238,6 +282,28 @@ impl ViewState {
                 },
                 true,
             ),
+            Effect::OpenAgent => return Action::None,
+        }
+        Action::Redraw
+    }
+
+    /// A key on the fleet view: move the selection, open the agent, filter the agents.
+    fn apply_in_fleet(&mut self, effect: Effect) -> Action {
+        let Some(fleet) = self.fleet.as_mut() else {
+            return Action::None;
+        };
+        match effect {
+            Effect::Quit => return Action::Quit,
+            Effect::Older => fleet.cursor = fleet.cursor.saturating_sub(1),
+            Effect::Newer => fleet.cursor = (fleet.cursor + 1).min(fleet.rows.saturating_sub(1)),
+            Effect::OpenAgent if fleet.rows > 0 => {
+                fleet.shown = false;
+                return Action::OpenAgent;
+            }
+            Effect::StartFilter => self.typing_filter = true,
+            Effect::Back if !fleet.filter.is_empty() => fleet.filter.clear(),
+            Effect::Help => self.open(Popup::Help),
+            _ => return Action::None,
         }
         Action::Redraw
     }
@@ -275,6 +341,12 @@ impl ViewState {
     /// Changes the filter being typed (compiling it anew if it changed); `keep_typing` false ends
     /// the typing. The log follows again, since what it shows has changed.
     fn edit_filter(&mut self, edit: impl FnOnce(&mut String), keep_typing: bool) {
+        if let Some(fleet) = self.fleet.as_mut().filter(|f| f.shown) {
+            edit(&mut fleet.filter);
+            fleet.cursor = 0;
+            self.typing_filter = keep_typing;
+            return;
+        }
         let mut text = self.filter.text().to_owned();
         edit(&mut text);
         if text != self.filter.text() {
@@ -286,7 +358,7 @@ impl ViewState {
 
     fn type_into_filter(&mut self, key: KeyEvent) -> Action {
         match key.code {
-            KeyCode::Char(c) if self.filter.text().chars().count() < MAX_FILTER_CHARS => {
+            KeyCode::Char(c) if self.typed_filter().chars().count() < MAX_FILTER_CHARS => {
                 self.edit_filter(|f| f.push(c), true);
                 Action::Redraw
             }
@@ -560,11 +632,12 @@ mod tests {
 
     fn modes_of(context: Context) -> &'static [Mode] {
         match context {
-            Context::Always => &[Mode::Live, Mode::Replay, Mode::TypingFilter],
+            Context::Always => &[Mode::Live, Mode::Replay, Mode::TypingFilter, Mode::Fleet],
             Context::Everywhere => &[Mode::Live, Mode::Replay],
             Context::Live => &[Mode::Live],
             Context::Replay => &[Mode::Replay],
             Context::Filter => &[Mode::TypingFilter],
+            Context::Fleet => &[Mode::Fleet],
         }
     }
 
@@ -580,6 +653,12 @@ mod tests {
                 area: Rect::default(),
             }; 4],
             page: 2,
+            fleet: (mode == Mode::Fleet).then(|| FleetView {
+                shown: true,
+                filter: "x".into(),
+                rows: 3,
+                ..FleetView::default()
+            }),
             ..ViewState::default()
         }
     }
@@ -600,6 +679,7 @@ mod tests {
                         Effect::ReplayPause => Action::ReplayPause,
                         Effect::ReplayStep => Action::ReplayStep,
                         Effect::ReplayJump => Action::ReplayJump,
+                        Effect::OpenAgent => Action::OpenAgent,
                         _ => Action::Redraw,
                     };
                     let got = ready(mode).on_key(event_of(k), 10, 10);
@@ -611,7 +691,7 @@ mod tests {
 
     #[test]
     fn no_key_is_bound_twice_in_one_mode() {
-        for mode in [Mode::Live, Mode::Replay, Mode::TypingFilter] {
+        for mode in [Mode::Live, Mode::Replay, Mode::TypingFilter, Mode::Fleet] {
             let bound: Vec<Key> = keys::active(mode)
                 .flat_map(|b| b.keys.iter().copied())
                 .collect();

@@ -679,7 +679,7 @@ fn config_shows_every_setting_with_its_source_and_never_the_key() {
             "env INBOXTOP_CONFIG".to_owned(),
         ),
         ("base_url", "http://file.example".into(), in_file.clone()),
-        ("agent", "env-agent".into(), "env INBOXTOP_AGENT".into()),
+        ("agents", "env-agent".into(), "env INBOXTOP_AGENT".into()),
         ("api_key", "••••••23".into(), in_file.clone()),
         ("poll_interval", "2s".into(), in_file),
         ("backoff_cap", "10s".into(), "flag".into()),
@@ -706,7 +706,11 @@ fn config_shows_every_setting_with_its_source_and_never_the_key() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(config_line(&text, "agent").ends_with("  flag"), "{text}");
+    let agents = config_line(&text, "agents");
+    assert!(
+        agents.trim_start().starts_with("flag-agent ") && agents.ends_with("  flag"),
+        "{text}"
+    );
     let config = config_line(&text, "config");
     assert!(
         config.contains("config.toml (not found)") && config.ends_with("  default"),
@@ -873,4 +877,43 @@ fn the_transport_scenarios_name_their_kind() {
         );
         assert_eq!(out.status.code(), Some(exit_code_of(verdict)), "{scenario}");
     }
+}
+
+#[test]
+fn config_shows_a_fleet_and_a_missing_key_variable_is_named() {
+    let path = tmp("fleet.toml");
+    write(
+        &path,
+        "base_url = \"http://file.example\"\n\
+         [[agents]]\nid = \"alpha\"\n\
+         [[agents]]\nid = \"beta\"\nbase_url = \"http://beta.example\"\napi_key_env = \"INBOXTOP_TEST_BETA_KEY\"\n",
+    );
+    let out = inboxtop()
+        .env("INBOXTOP_CONFIG", &path)
+        .env("INBOXTOP_TEST_BETA_KEY", "beta_TOPSECRET_key_99")
+        .arg("config")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        config_line(&text, "agents").trim_start().starts_with(
+            "alpha, beta (base_url http://beta.example, key ••••••99 from env INBOXTOP_TEST_BETA_KEY)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("TOPSECRET"), "the key leaked: {text}");
+
+    let out = inboxtop()
+        .env("INBOXTOP_CONFIG", &path)
+        .env_remove("INBOXTOP_TEST_BETA_KEY")
+        .arg("config")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr.contains("INBOXTOP_TEST_BETA_KEY") && stderr.contains("beta"),
+        "{stderr}"
+    );
 }

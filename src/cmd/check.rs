@@ -10,29 +10,41 @@ use super::export;
 use super::pipeline::{Pipeline, Watched};
 use crate::cli::{CheckArgs, SimArgs};
 use crate::config::Settings;
+use crate::fleet::Fleet;
 use crate::monitor::Monitor;
-use crate::monitor::verdict::judge;
 use crate::record::Reader;
-use crate::report::{self, Format, ReportContext};
+use crate::report::{self, Format, Member, ReportContext};
 
 /// The exit code of a command that could not run: UNKNOWN in the Monitoring Plugins convention
 /// (`Verdict::Unknown.exit_code()`), for `check` and every other command alike.
 pub const EXIT_COULD_NOT_RUN: u8 = 3;
 
 pub(super) async fn run(settings: Settings, args: CheckArgs) -> Result<ExitCode> {
-    let (monitor, context) = match observe(&settings, &args).await {
+    let observed = match observe(&settings, &args).await {
         Ok(observed) => observed,
         Err(reason) => return Ok(could_not_run(&reason, args.format)),
     };
-    let judgement = judge(&monitor);
-    let text = report::render(&monitor, &judgement, &context, args.format);
+    let judgements = observed.fleet.judgements();
+    let members: Vec<Member> = observed
+        .fleet
+        .agents()
+        .iter()
+        .zip(&judgements)
+        .zip(&observed.contexts)
+        .map(|((agent, judgement), ctx)| Member {
+            monitor: &agent.monitor,
+            judgement,
+            ctx,
+        })
+        .collect();
+    let text = report::render_fleet(&members, args.format);
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text).wrap_err_with(|| format!("writing {}", path.display()))?
         }
         None => super::print_out(&text),
     }
-    Ok(ExitCode::from(judgement.verdict.exit_code()))
+    Ok(ExitCode::from(Fleet::worst(&judgements).exit_code()))
 }
 
 /// Says why on stderr and, for a monitoring system reading the plugin line, on stdout too.
@@ -45,23 +57,31 @@ fn could_not_run(reason: &color_eyre::Report, format: Format) -> ExitCode {
     ExitCode::from(EXIT_COULD_NOT_RUN)
 }
 
-/// The model of the window (or the recording), and where it came from; an error when there is
-/// nothing a verdict could be about.
-async fn observe(settings: &Settings, args: &CheckArgs) -> Result<(Monitor, ReportContext)> {
-    let (monitor, context) = match &args.from {
+/// Every agent's model of the window (or the recording), and where each was watched (by index).
+struct Observed {
+    fleet: Fleet,
+    contexts: Vec<ReportContext>,
+}
+
+/// The models of the window (or the recording); an error when there is nothing a verdict could
+/// be about: nothing observed, or no agent's server ever answered.
+async fn observe(settings: &Settings, args: &CheckArgs) -> Result<Observed> {
+    let observed = match &args.from {
         Some(path) => judge_recording(path, settings)?,
         None => watch_headless(settings, args).await?,
     };
-    if monitor.observations == 0 {
+    let monitors = || observed.fleet.agents().iter().map(|a| &a.monitor);
+    if monitors().all(|m| m.observations == 0) {
         bail!("nothing was observed");
     }
-    if args.from.is_none() && unreachable_throughout(&monitor) {
-        bail!(
-            "the server never answered ({})",
-            first_network_error(&monitor)
-        );
+    if args.from.is_none() && monitors().all(unreachable_throughout) {
+        let first = monitors()
+            .next()
+            .map(first_network_error)
+            .unwrap_or_default();
+        bail!("the server never answered ({first})");
     }
-    Ok((monitor, context))
+    Ok(observed)
 }
 
 /// No request ever got an HTTP answer: the verdict would be about our network, not the server.
@@ -80,9 +100,9 @@ fn first_network_error(m: &Monitor) -> String {
         .unwrap_or_default()
 }
 
-/// The server (or the simulator with `--scenario`) through the model for `--duration`, or until
-/// Ctrl-C or SIGTERM.
-async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<(Monitor, ReportContext)> {
+/// The configured agents (or the simulated fleet with `--scenario`) through their models for
+/// `--duration`, or until Ctrl-C or SIGTERM.
+async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<Observed> {
     let (watched, real_duration) = if args.scenarios.is_empty() {
         (Watched::server(settings)?, args.duration)
     } else {
@@ -92,18 +112,21 @@ async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<(Monito
             time_scale: args.time_scale,
             ..SimArgs::default()
         };
-        let mut fleet = Watched::simulated(settings, &sim).await?;
-        (fleet.swap_remove(0), args.duration.div_f64(args.time_scale))
+        let fleet = Watched::simulated(settings, &sim).await?;
+        (fleet, args.duration.div_f64(args.time_scale))
     };
-    let mut pipeline = Pipeline::start(std::slice::from_ref(&watched), settings).await?;
-    let mut monitor = Monitor::new(watched.thresholds.clone());
+    let mut pipeline = Pipeline::start(&watched, settings).await?;
+    let mut fleet = Fleet::new();
+    for w in &watched {
+        fleet.add(w.endpoint.agent.clone(), Monitor::new(w.thresholds.clone()));
+    }
     let probes = send_probes(args.probe, real_duration, &watched, &pipeline);
     let deadline = tokio::time::sleep(real_duration);
     tokio::pin!(deadline);
     loop {
         tokio::select! {
             obs = pipeline.observations.recv() => match obs {
-                Some(obs) => monitor.apply(&obs),
+                Some(obs) => { fleet.apply(&obs); }
                 None => break,
             },
             () = &mut deadline => break,
@@ -115,59 +138,76 @@ async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<(Monito
     // Whatever the sources had observed by now is judged too (and is what the recording holds).
     pipeline.stop_sources().await;
     while let Some(obs) = pipeline.observations.recv().await {
-        monitor.apply(&obs);
+        fleet.apply(&obs);
     }
     pipeline.finish().await?;
-    let context = watched.report_context(settings).asked_for(args.duration);
+    let contexts = watched
+        .iter()
+        .map(|w| w.report_context(settings).asked_for(args.duration))
+        .collect();
     drop(watched);
-    Ok((monitor, context))
+    Ok(Observed { fleet, contexts })
 }
 
 /// `--probe N`: N probes spread over the first half of the window, so each has the second half
 /// (at least the delivery grace, for any window worth judging) to come back.
+/// Each agent of a fleet gets its own probes, stamped as its own observations.
 fn send_probes(
     count: u32,
     window: std::time::Duration,
-    watched: &Watched,
+    watched: &[Watched],
     pipeline: &Pipeline,
 ) -> tokio::task::JoinHandle<()> {
-    let (endpoint, clock, inject) = (
-        watched.endpoint.clone(),
-        pipeline.clock,
-        pipeline.inject.clone(),
-    );
+    let agents: Vec<_> = watched
+        .iter()
+        .enumerate()
+        .map(|(ix, w)| {
+            let ix = crate::observation::AgentIx::try_from(ix).unwrap_or(u32::MAX);
+            (w.endpoint.clone(), pipeline.clock.for_agent(ix))
+        })
+        .collect();
+    let inject = pipeline.inject.clone();
     tokio::spawn(async move {
         let gap = window.div_f64(2.0 * f64::from(count.max(1)));
         for _ in 0..count {
             tokio::time::sleep(gap).await;
-            for obs in crate::source::send_probe(&endpoint, clock).await {
-                if inject.send(obs).await.is_err() {
-                    return;
+            for (endpoint, clock) in &agents {
+                for obs in crate::source::send_probe(endpoint, *clock).await {
+                    if inject.send(obs).await.is_err() {
+                        return;
+                    }
                 }
             }
         }
     })
 }
 
-/// `check --from FILE`: the recording through the model, with the recorded thresholds. A bad
-/// line is reported, and the valid part before it is judged.
-fn judge_recording(path: &Path, settings: &Settings) -> Result<(Monitor, ReportContext)> {
+/// `check --from FILE`: the recording through one model per recorded agent, with the recorded
+/// thresholds. A bad line is reported, and the valid part before it is judged.
+fn judge_recording(path: &Path, settings: &Settings) -> Result<Observed> {
     let reader = Reader::open(path).map_err(|e| eyre!("{e}"))?;
     let header = reader.header.clone();
-    let mut monitor = Monitor::new(header.thresholds(&settings.thresholds()));
+    let thresholds = header.thresholds(&settings.thresholds());
+    let mut fleet = Fleet::new();
+    let mut contexts = Vec::new();
+    for id in header.agent_ids() {
+        contexts.push(export::recording_context(path, &header).for_agent(&id));
+        fleet.add(id, Monitor::new(thresholds.clone()));
+    }
+    let mut read = 0u64;
     for item in reader {
         match item {
-            Ok(obs) => monitor.apply(&obs),
+            Ok(obs) => {
+                fleet.apply(&obs);
+                read += 1;
+            }
             Err(e) => {
-                eprintln!(
-                    "inboxtop: {e} (judging the {} observations before it)",
-                    monitor.observations
-                );
+                eprintln!("inboxtop: {e} (judging the {read} observations before it)");
                 break;
             }
         }
     }
-    Ok((monitor, export::recording_context(path, &header)))
+    Ok(Observed { fleet, contexts })
 }
 
 #[cfg(test)]

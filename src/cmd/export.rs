@@ -56,7 +56,7 @@ pub(super) fn recording_context(path: &Path, header: &Header) -> ReportContext {
 /// `e`: writes the markdown report and its JSON twin to the current directory; the footer says
 /// where.
 pub(super) fn status(app: &App, context: &ReportContext) -> String {
-    match export(&app.monitor, context, Path::new(".")) {
+    match export(app.monitor(), context, Path::new(".")) {
         Ok(path) => format!("report written to {path}"),
         Err(e) => format!("export failed: {e}"),
     }

@@ -47,7 +47,7 @@ pub(super) async fn run(settings: Settings, args: ExporterArgs) -> Result<ExitCo
 /// The simulated fleet of `--scenario`/`--agents`, or the configured server.
 async fn watched(settings: &Settings, args: &ExporterArgs) -> Result<Vec<Watched>> {
     if args.scenarios.is_empty() {
-        return Ok(vec![Watched::server(settings)?]);
+        return Watched::server(settings);
     }
     let sim = SimArgs {
         scenarios: args.scenarios.clone(),

@@ -73,28 +73,48 @@ impl Watched {
         })
     }
 
-    /// The configured server; says which setting is missing if it cannot be reached.
-    pub fn server(settings: &Settings) -> Result<Watched> {
-        let base_url = settings.base_url.value.as_deref().ok_or_else(|| {
-            eyre!(
-                "no server: give --base-url (or INBOXTOP_BASE_URL, or base_url in the config file)"
-            )
-        })?;
-        let agent = settings.agent.value.as_deref().ok_or_else(|| {
-            eyre!("no agent: give --agent (or INBOXTOP_AGENT, or agent in the config file)")
-        })?;
-        let key = settings.api_key.value.clone().ok_or_else(|| {
-            eyre!(
-                "no API key: set INBOXTOP_API_KEY, or use --api-key-file, or api_key in the config file"
-            )
-        })?;
-        Ok(Watched {
-            endpoint: endpoint_for(base_url, agent, key, settings)?,
-            origin: Origin::Live,
-            thresholds: settings.thresholds(),
-            time_scale: 1.0,
-            _sim: None,
-        })
+    /// One per configured agent, each at its own server and key or the global ones; says which
+    /// setting is missing (and for which agent) if one cannot be reached.
+    pub fn server(settings: &Settings) -> Result<Vec<Watched>> {
+        let agents = &settings.agents.value;
+        if agents.is_empty() {
+            return Err(eyre!(
+                "no agent: give --agent (or INBOXTOP_AGENT, or agent or [[agents]] in the config file)"
+            ));
+        }
+        agents
+            .iter()
+            .map(|agent| {
+                let base_url = agent
+                    .base_url
+                    .as_deref()
+                    .or(settings.base_url.value.as_deref())
+                    .ok_or_else(|| {
+                        eyre!(
+                            "no server for agent {}: give --base-url (or INBOXTOP_BASE_URL, or base_url in the config file)",
+                            agent.id
+                        )
+                    })?;
+                let key = agent
+                    .api_key
+                    .as_ref()
+                    .map(|(key, _)| key.clone())
+                    .or_else(|| settings.api_key.value.clone())
+                    .ok_or_else(|| {
+                        eyre!(
+                            "no API key for agent {}: set INBOXTOP_API_KEY, or use --api-key-file, or api_key in the config file",
+                            agent.id
+                        )
+                    })?;
+                Ok(Watched {
+                    endpoint: endpoint_for(base_url, &agent.id, key, settings)?,
+                    origin: Origin::Live,
+                    thresholds: settings.thresholds(),
+                    time_scale: 1.0,
+                    _sim: None,
+                })
+            })
+            .collect()
     }
 
     /// What a report about this says of its source; `settings` are the ones it is watched with.

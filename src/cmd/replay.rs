@@ -11,6 +11,7 @@ use super::tui::run_tui;
 use crate::app::{App, Command as AppCommand};
 use crate::cli::ReplayArgs;
 use crate::config::Settings;
+use crate::fleet::Fleet;
 use crate::monitor::{Monitor, Thresholds};
 use crate::record::{Header, Reader};
 use crate::source::replay::{ReplayCommand, ReplayEnd, run_replay};
@@ -22,10 +23,14 @@ pub(super) async fn run(settings: Settings, args: ReplayArgs) -> Result<ExitCode
     let header = reader.header.clone();
     let thresholds = header.thresholds(&settings.thresholds());
     let context = export::recording_context(&args.file, &header);
-    let mut app = App::new(
-        Monitor::new(thresholds.clone()),
-        target(&args, &header, &thresholds),
-    );
+    // A fleet recording replays as a fleet: one model per recorded agent.
+    let mut fleet = Fleet::new();
+    let mut targets = Vec::new();
+    for id in header.agent_ids() {
+        targets.push(target(&args, &header, &id, &thresholds));
+        fleet.add(id, Monitor::new(thresholds.clone()));
+    }
+    let mut app = App::new(fleet, targets);
     app.view.replay = true;
     app.view.zone = Zone::from_utc_setting(settings.utc.value);
     let (tx, observations) = mpsc::channel(CHANNEL);
@@ -46,7 +51,7 @@ pub(super) async fn run(settings: Settings, args: ReplayArgs) -> Result<ExitCode
                 AppCommand::ReplayPause => ReplayCommand::TogglePause,
                 AppCommand::ReplayStep => ReplayCommand::Step,
                 AppCommand::ReplayJump(d) => ReplayCommand::Jump(d),
-                AppCommand::Reconnect | AppCommand::Probe => continue,
+                AppCommand::Reconnect(_) | AppCommand::Probe(_) => continue,
             };
             let _ = replay_tx.try_send(replay_cmd);
         }
@@ -74,10 +79,10 @@ fn notice(end: &ReplayEnd) -> Option<String> {
     }
 }
 
-fn target(args: &ReplayArgs, header: &Header, thresholds: &Thresholds) -> Target {
+fn target(args: &ReplayArgs, header: &Header, agent: &str, thresholds: &Thresholds) -> Target {
     Target {
         base_url: header.base_url.clone(),
-        agent: header.agent.clone(),
+        agent: agent.to_owned(),
         key_masked: "(not recorded)".into(),
         mode: match args.speed {
             0.0 => format!("replay: {} (max speed)", args.file.display()),

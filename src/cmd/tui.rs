@@ -11,8 +11,9 @@ use super::{export, export_log};
 use crate::app::{self, App, Command as AppCommand};
 use crate::cli::SimArgs;
 use crate::config::Settings;
+use crate::fleet::Fleet;
 use crate::monitor::Monitor;
-use crate::observation::Observation;
+use crate::observation::{AgentIx, Observation};
 use crate::record;
 use crate::report::ReportContext;
 use crate::source::{self, Endpoint, StreamCommand};
@@ -21,26 +22,34 @@ use crate::ui::time::Zone;
 use crate::view::Export;
 
 pub(super) async fn demo(settings: Settings, sim: SimArgs) -> Result<ExitCode> {
-    let mut fleet = Watched::simulated(&settings, &sim).await?;
-    // The fleet view is not wired into the TUI yet: the first agent.
-    monitor(fleet.swap_remove(0), settings).await
+    let fleet = Watched::simulated(&settings, &sim).await?;
+    monitor(fleet, settings).await
 }
 
 pub(super) async fn watch(settings: Settings) -> Result<ExitCode> {
-    let watched = Watched::server(&settings)?;
-    monitor(watched, settings).await
+    let fleet = Watched::server(&settings)?;
+    monitor(fleet, settings).await
 }
 
-async fn monitor(watched: Watched, settings: Settings) -> Result<ExitCode> {
-    let mut pipeline = Pipeline::start(std::slice::from_ref(&watched), &settings).await?;
-    let mut app = App::new(Monitor::new(watched.thresholds.clone()), target(&watched));
+/// The TUI over every watched agent: the fleet view first when there are several.
+async fn monitor(watched: Vec<Watched>, settings: Settings) -> Result<ExitCode> {
+    let mut pipeline = Pipeline::start(&watched, &settings).await?;
+    let mut fleet = Fleet::new();
+    for w in &watched {
+        fleet.add(w.endpoint.agent.clone(), Monitor::new(w.thresholds.clone()));
+    }
+    let mut app = App::new(fleet, watched.iter().map(target).collect());
     app.view.zone = Zone::from_utc_setting(settings.utc.value);
     let (commands, command_rx) = mpsc::channel(16);
-    let handler = handle_commands(command_rx, &pipeline, watched.endpoint.clone());
+    let endpoints = watched.iter().map(|w| w.endpoint.clone()).collect();
+    let handler = handle_commands(command_rx, &pipeline, endpoints);
     let observations = std::mem::replace(&mut pipeline.observations, mpsc::channel(1).1);
     // A live source has nothing to announce: the notice channel starts closed.
     let notices = mpsc::channel(1).1;
-    let context = watched.report_context(&settings);
+    let context = match watched.first() {
+        Some(first) => first.report_context(&settings),
+        None => return Ok(ExitCode::SUCCESS),
+    };
     let result = run_tui(&mut app, observations, notices, commands, &context).await;
     handler.abort();
     pipeline.finish().await?;
@@ -49,25 +58,33 @@ async fn monitor(watched: Watched, settings: Settings) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Carries out what the user asks of a live source: reconnect now, or send a probe message.
+/// Carries out what the user asks of a live source, for the agent it names (an index into
+/// `endpoints` and the pipeline's stream commands): reconnect now, or send a probe message.
 fn handle_commands(
     mut commands: mpsc::Receiver<AppCommand>,
     pipeline: &Pipeline,
-    endpoint: Endpoint,
+    endpoints: Vec<Endpoint>,
 ) -> JoinHandle<()> {
-    let stream_commands = pipeline.stream_commands[0].clone();
+    let stream_commands = pipeline.stream_commands.clone();
     let inject = pipeline.inject.clone();
     let clock = pipeline.clock;
     tokio::spawn(async move {
         while let Some(cmd) = commands.recv().await {
             match cmd {
-                AppCommand::Reconnect => {
-                    let _ = stream_commands.try_send(StreamCommand::ReconnectNow);
+                AppCommand::Reconnect(ix) => {
+                    if let Some(stream) = stream_commands.get(ix) {
+                        let _ = stream.try_send(StreamCommand::ReconnectNow);
+                    }
                 }
-                AppCommand::Probe => {
-                    let (endpoint, inject) = (endpoint.clone(), inject.clone());
+                AppCommand::Probe(ix) => {
+                    let Some(endpoint) = endpoints.get(ix).cloned() else {
+                        continue;
+                    };
+                    let agent_clock =
+                        clock.for_agent(AgentIx::try_from(ix).unwrap_or(AgentIx::MAX));
+                    let inject = inject.clone();
                     tokio::spawn(async move {
-                        for obs in source::send_probe(&endpoint, clock).await {
+                        for obs in source::send_probe(&endpoint, agent_clock).await {
                             let _ = inject.send(obs).await;
                         }
                     });
@@ -107,8 +124,9 @@ pub(super) async fn run_tui(
     let mut terminal = crate::terminal::enter().wrap_err("could not take over the terminal")?;
     let events = crossterm::event::EventStream::new();
     let export = |app: &App, what| match what {
-        Export::Report => export::status(app, context),
-        Export::EventLog => export_log::status(&app.monitor),
+        // The report is about the agent on screen.
+        Export::Report => export::status(app, &context.clone().for_agent(app.agent_id())),
+        Export::EventLog => export_log::status(app.monitor()),
     };
     let outcome = tokio::select! {
         r = app::run(&mut terminal, app, observations, notices, events, commands, export) => r,

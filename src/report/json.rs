@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Format, Report, sanitized};
+use super::{FleetReport, Format, Report, sanitized};
 use crate::monitor::Finding;
 
 pub(super) fn render(r: &Report) -> String {
@@ -30,6 +30,30 @@ fn value(r: &Report) -> Value {
         "duration_s": r.observed().as_secs_f64(),
         "reproduce": r.reproduce(Format::Json),
     })
+}
+
+/// The fleet: the overall verdict, and `agents`, each one the single-agent report with its `id`.
+pub(super) fn render_fleet(f: &FleetReport) -> String {
+    let verdict = f.verdict();
+    let agents: Vec<Value> = f
+        .reports
+        .iter()
+        .map(|r| {
+            let mut agent = value(r);
+            if let Value::Object(fields) = &mut agent {
+                fields.insert("id".into(), sanitized(&json!(r.ctx.agent)));
+            }
+            agent
+        })
+        .collect();
+    let report = json!({
+        "verdict": verdict.word(),
+        "exit_code": verdict.exit_code(),
+        "headline": f.headline(),
+        "agents": agents,
+        "client_version": env!("CARGO_PKG_VERSION"),
+    });
+    serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
 }
 
 fn finding(f: &Finding) -> Value {

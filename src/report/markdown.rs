@@ -3,10 +3,39 @@
 
 use std::fmt::Write as _;
 
-use super::{Format, Report, evidence_text, seconds, watch_more};
+use super::{FleetReport, Format, Report, evidence_text, seconds, watch_more};
 use crate::monitor::Finding;
 use crate::monitor::verdict::Check;
 use crate::sanitize;
+
+/// A table of the agents (worst first), then each agent's report, its headings one level down.
+pub(super) fn render_fleet(f: &FleetReport) -> String {
+    let verdict = f.verdict();
+    let mut out = format!(
+        "# inboxtop fleet {}: {}\n\n**Verdict: {}** (exit code {}), the worst of {} agents.\n\n\
+         | Agent | Verdict | Headline |\n|---|---|---|\n",
+        verdict.upper(),
+        cell(&f.headline()),
+        verdict.upper(),
+        verdict.exit_code(),
+        f.reports.len()
+    );
+    let mut order: Vec<&Report> = f.reports.iter().collect();
+    order.sort_by_key(|r| std::cmp::Reverse(r.verdict().badness()));
+    for r in &order {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            cell(&r.ctx.agent),
+            r.verdict().upper(),
+            cell(&r.judgement.headline)
+        );
+    }
+    for r in &order {
+        let _ = write!(out, "\n#{}", render(r).replace("\n#", "\n##"));
+    }
+    out
+}
 
 pub(super) fn render(r: &Report) -> String {
     let mut out = String::new();

@@ -123,6 +123,14 @@ impl ReportContext {
         }
     }
 
+    /// The same context about agent `id` (one agent of a fleet).
+    pub fn for_agent(self, id: &str) -> Self {
+        ReportContext {
+            agent: id.into(),
+            ..self
+        }
+    }
+
     /// The same context for a window that was asked to last `duration`.
     pub fn asked_for(self, duration: Duration) -> Self {
         ReportContext {
@@ -140,6 +148,85 @@ pub fn render(m: &Monitor, judgement: &Judgement, ctx: &ReportContext, format: F
         Format::Json => json::render(&report),
         Format::Markdown => markdown::render(&report),
         Format::Plugin => plugin::render(&report),
+    }
+}
+
+/// One agent of a fleet report: its model, its judgement, and where it was watched (its id is
+/// the context's agent).
+pub struct Member<'a> {
+    pub monitor: &'a Monitor,
+    pub judgement: &'a Judgement,
+    pub ctx: &'a ReportContext,
+}
+
+/// The report of a fleet in `format`: the worst verdict, the agents in trouble, then every agent
+/// as the single-agent report says it. One agent is reported exactly as [`render`] does.
+pub fn render_fleet(members: &[Member], format: Format) -> String {
+    let reports: Vec<Report> = members
+        .iter()
+        .map(|m| Report {
+            m: m.monitor,
+            judgement: m.judgement,
+            ctx: m.ctx,
+        })
+        .collect();
+    if let [one] = reports.as_slice() {
+        return render(one.m, one.judgement, one.ctx, format);
+    }
+    let fleet = FleetReport { reports };
+    match format {
+        Format::Text => text::render_fleet(&fleet),
+        Format::Json => json::render_fleet(&fleet),
+        Format::Markdown => markdown::render_fleet(&fleet),
+        Format::Plugin => plugin::render_fleet(&fleet),
+    }
+}
+
+/// What every format reads of a fleet.
+struct FleetReport<'a> {
+    reports: Vec<Report<'a>>,
+}
+
+impl FleetReport<'_> {
+    /// The worst verdict of any agent (unknown for none).
+    fn verdict(&self) -> Verdict {
+        self.reports
+            .iter()
+            .map(Report::verdict)
+            .reduce(Verdict::worst)
+            .unwrap_or(Verdict::Unknown)
+    }
+
+    /// The agents that are not ok, worst first (then in configuration order).
+    fn in_trouble(&self) -> Vec<&Report<'_>> {
+        let mut trouble: Vec<&Report> = self
+            .reports
+            .iter()
+            .filter(|r| r.verdict() != Verdict::Ok)
+            .collect();
+        trouble.sort_by_key(|r| std::cmp::Reverse(r.verdict().badness()));
+        trouble
+    }
+
+    /// `3 agents: heartbeat-flood-02 critical (heartbeat-flood), …` or `3 agents, all ok`.
+    fn headline(&self) -> String {
+        let n = self.reports.len();
+        let trouble = self.in_trouble();
+        if trouble.is_empty() {
+            return format!("{n} agents, all ok");
+        }
+        let named: Vec<String> = trouble
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} ({})",
+                    sanitize::line(&r.ctx.agent),
+                    r.verdict().word(),
+                    sanitize::line(&r.judgement.headline)
+                )
+            })
+            .collect();
+        format!("{n} agents: {}", named.join("; "))
     }
 }
 

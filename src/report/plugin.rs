@@ -9,28 +9,54 @@
 
 use std::time::Duration;
 
-use super::Report;
+use super::{FleetReport, Report};
 use crate::sanitize;
 
 pub(super) fn render(r: &Report) -> String {
-    let s = r.stats();
-    let data = [
-        seconds("observed", r.observed()),
-        count("sessions", s.sessions),
-        count("reconnects", s.reconnects),
-        count("heartbeats", s.heartbeats),
-        count("streamed", s.messages_streamed),
-        count("polled", s.messages_polled),
-        count("only_polled", s.messages_only_polled),
-        count("http_errors", s.http_errors),
-        count("network_errors", s.network_errors),
-    ];
     format!(
         "INBOXTOP {} - {} | {}\n",
         r.verdict().upper(),
         text(&r.judgement.headline),
+        data(r, "").join(" ")
+    )
+}
+
+/// The worst verdict, the agents in trouble, and every agent's data with its id before each
+/// label (`'heartbeat-flood-02_sessions'=8;;;0`).
+pub(super) fn render_fleet(f: &FleetReport) -> String {
+    let data: Vec<String> = f
+        .reports
+        .iter()
+        .flat_map(|r| data(r, &format!("{}_", sanitize::line(&r.ctx.agent))))
+        .collect();
+    format!(
+        "INBOXTOP {} - {} | {}\n",
+        f.verdict().upper(),
+        text(&f.headline()),
         data.join(" ")
     )
+}
+
+/// One agent's performance data, each label after `prefix`.
+fn data(r: &Report, prefix: &str) -> Vec<String> {
+    let s = r.stats();
+    let counts = [
+        ("sessions", s.sessions),
+        ("reconnects", s.reconnects),
+        ("heartbeats", s.heartbeats),
+        ("streamed", s.messages_streamed),
+        ("polled", s.messages_polled),
+        ("only_polled", s.messages_only_polled),
+        ("http_errors", s.http_errors),
+        ("network_errors", s.network_errors),
+    ];
+    std::iter::once(seconds(&format!("{prefix}observed"), r.observed()))
+        .chain(
+            counts
+                .into_iter()
+                .map(|(label, value)| count(&format!("{prefix}{label}"), value)),
+        )
+        .collect()
 }
 
 /// The text part: one line, and no `|`, which would start the performance data.

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Report, evidence_text, seconds, watch_more};
+use super::{FleetReport, Report, evidence_text, seconds, watch_more};
 use crate::monitor::Finding;
 use crate::sanitize;
 
@@ -43,6 +43,20 @@ pub(super) fn render(r: &Report) -> String {
         s.messages_polled,
         s.messages_only_polled
     );
+    out
+}
+
+/// The fleet's verdict and the agents in trouble, then each agent's report under its id.
+pub(super) fn render_fleet(f: &FleetReport) -> String {
+    let mut out = format!("INBOXTOP {} - {}\n", f.verdict().upper(), f.headline());
+    for r in &f.reports {
+        let _ = write!(
+            out,
+            "\n── agent {} ──\n{}",
+            sanitize::line(&r.ctx.agent),
+            render(r)
+        );
+    }
     out
 }
 

@@ -51,7 +51,7 @@ fn lead(view: &ViewState, theme: Theme, key_style: Style, width: usize) -> Vec<S
     if view.typing_filter {
         items.push(("filter: ".into(), key_style));
         items.push((
-            sanitize::line(view.filter.text()).into_owned(),
+            sanitize::line(view.typed_filter()).into_owned(),
             Style::default(),
         ));
         items.push((format!("▏{GAP}"), Style::default()));

@@ -66,7 +66,8 @@ const fn ctrl(c: char) -> Key {
 pub enum Context {
     /// At any time, even while typing a filter.
     Always,
-    /// Live and replay alike, but not while typing a filter (then every key types).
+    /// One agent's view, live and replay alike, but not while typing a filter (then every key
+    /// types).
     Everywhere,
     /// Watching a server or the simulator as it happens.
     Live,
@@ -74,6 +75,8 @@ pub enum Context {
     Replay,
     /// While typing a filter.
     Filter,
+    /// The fleet view: one row per agent.
+    Fleet,
 }
 
 /// What the keys drive right now.
@@ -82,16 +85,18 @@ pub enum Mode {
     Live,
     Replay,
     TypingFilter,
+    Fleet,
 }
 
 impl Context {
     pub fn applies_in(self, mode: Mode) -> bool {
         match self {
             Context::Always => true,
-            Context::Everywhere => mode != Mode::TypingFilter,
+            Context::Everywhere => matches!(mode, Mode::Live | Mode::Replay),
             Context::Live => mode == Mode::Live,
             Context::Replay => mode == Mode::Replay,
             Context::Filter => mode == Mode::TypingFilter,
+            Context::Fleet => mode == Mode::Fleet,
         }
     }
 }
@@ -128,6 +133,8 @@ pub enum Effect {
     FilterDone,
     FilterClear,
     FilterDeleteChar,
+    /// Open the selected agent of the fleet view.
+    OpenAgent,
 }
 
 /// One row of the table.
@@ -190,7 +197,7 @@ const fn bind(
     }
 }
 
-use Context::{Always, Everywhere, Filter, Live, Replay};
+use Context::{Always, Everywhere, Filter, Fleet, Live, Replay};
 
 /// Every key inboxtop answers to, in the order the help lists them.
 #[rustfmt::skip]
@@ -206,7 +213,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(Everywhere, &[code(KeyCode::Home), ch('g')], Effect::Oldest, "the oldest row"),
     bind(Everywhere, &[code(KeyCode::End), ch('G')], Effect::Newest, "the newest row, following again"),
     bind(Everywhere, &[code(KeyCode::Enter)], Effect::Detail, "the selected finding, session, event or message in full").footer(3, "detail"),
-    bind(Everywhere, &[code(KeyCode::Esc)], Effect::Back, "back: close a popup, clear the filter"),
+    bind(Everywhere, &[code(KeyCode::Esc)], Effect::Back, "back: close a popup, clear the filter, return to the fleet"),
     bind(Everywhere, &[ch('p')], Effect::Pause, "pause/resume the view (data keeps arriving, counted)").footer(1, "pause"),
     bind(Live, &[ch('r')], Effect::Reconnect, "reconnect now").footer(2, "reconnect"),
     bind(Live, &[ch('s')], Effect::Probe, "send a probe message").footer(4, "probe"),
@@ -221,6 +228,13 @@ pub const BINDINGS: &[Binding] = &[
     bind(Filter, &[code(KeyCode::Enter)], Effect::FilterDone, "keep the filter and stop typing").footer(0, "done"),
     bind(Filter, &[code(KeyCode::Esc)], Effect::FilterClear, "clear the filter and stop typing").footer(0, "clear"),
     bind(Filter, &[code(KeyCode::Backspace)], Effect::FilterDeleteChar, "delete the last character"),
+    bind(Fleet, &[ch('q')], Effect::Quit, "quit").footer(0, "quit"),
+    bind(Fleet, &[code(KeyCode::Up), ch('k')], Effect::Older, "the agent above"),
+    bind(Fleet, &[code(KeyCode::Down), ch('j')], Effect::Newer, "the agent below"),
+    bind(Fleet, &[code(KeyCode::Enter)], Effect::OpenAgent, "open the selected agent (Esc comes back)").footer(1, "open"),
+    bind(Fleet, &[ch('/')], Effect::StartFilter, "filter the agents: id, verdict, state or finding").footer(2, "filter"),
+    bind(Fleet, &[code(KeyCode::Esc)], Effect::Back, "back: close a popup, clear the filter"),
+    bind(Fleet, &[ch('?')], Effect::Help, "this help; Esc closes").footer(0, "help"),
 ];
 
 /// The binding `event` triggers in `mode`, if any.

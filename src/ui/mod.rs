@@ -3,6 +3,7 @@
 
 pub mod filter;
 mod findings;
+pub mod fleet;
 mod footer;
 mod header;
 mod inbox;
@@ -29,7 +30,7 @@ pub use inbox::inbox_rows;
 pub use log::log_rows;
 
 /// What is being watched, for the header.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Target {
     pub base_url: String,
     pub agent: String,
@@ -45,6 +46,8 @@ pub struct DrawInfo {
     pub panes: [Drawn; 4],
     pub page: usize,
     pub popup_scroll_max: u16,
+    /// The rows of the fleet view, when it was drawn.
+    pub fleet_rows: usize,
 }
 
 /// Colours, or none at all under `NO_COLOR`.
@@ -174,6 +177,7 @@ pub fn draw(
         ],
         page: log_area.height.saturating_sub(3) as usize,
         popup_scroll_max,
+        fleet_rows: 0,
     }
 }
 

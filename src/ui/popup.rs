@@ -30,6 +30,7 @@ pub fn help(frame: &mut Frame, area: Rect, view: &ViewState, theme: Theme) -> u1
     let mode = view.key_mode();
     let heading = match mode {
         Mode::Replay => "Keys in replay",
+        Mode::Fleet => "Keys in the fleet view",
         Mode::Live | Mode::TypingFilter => "Keys",
     };
     let text = PopupText {

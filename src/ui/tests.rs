@@ -9,10 +9,11 @@ use ratatui::style::{Color, Modifier};
 
 use super::keys::{BINDINGS, Binding, Context, Mode};
 use super::{DrawInfo, Theme, draw};
+use crate::fleet::Fleet;
 use crate::observation::{CloseReason, Kind, NetErrorClass};
 use crate::testkit::{Timeline, ui_target};
 use crate::ui::filter::LogFilter;
-use crate::view::{Pane, Popup, ViewState};
+use crate::view::{FleetView, Pane, Popup, ViewState};
 
 /// The buffer's text, one line per row.
 fn text_of(buffer: &Buffer) -> String {
@@ -522,6 +523,10 @@ fn view_for(context: Context) -> ViewState {
     ViewState {
         replay: context == Context::Replay,
         typing_filter: context == Context::Filter,
+        fleet: (context == Context::Fleet).then(|| FleetView {
+            shown: true,
+            ..FleetView::default()
+        }),
         ..ViewState::default()
     }
 }
@@ -958,4 +963,97 @@ fn times_are_shown_on_the_views_clock() {
         text.contains("created       2026-11-25T03:00:40.000Z"),
         "{text}"
     );
+}
+
+/// Heartbeats for 20 s, then nothing for a minute: the stream is open and silent.
+fn stall() -> Scene {
+    let mut t = Timeline::new();
+    t.open(0, 1);
+    for s in [5, 10, 15, 20] {
+        t.heartbeat(s * 1000, 1, s * 1000);
+    }
+    t.tick(80_000);
+    Scene {
+        t,
+        mode: "demo: stall",
+    }
+}
+
+/// A quiet healthy minute: heartbeats in band, the one message streamed before it was polled.
+fn calm() -> Timeline {
+    let mut t = Timeline::new();
+    t.open(0, 1);
+    t.message(20_000, 1, "m-1", 19_990);
+    t.poll(21_000, &[("m-1", 19_990)]);
+    for s in [15, 30, 45, 60] {
+        t.heartbeat(s * 1000, 1, s * 1000);
+    }
+    t
+}
+
+/// Three agents: one healthy, one flooded, one stalled.
+fn fleet_of_three() -> Fleet {
+    let mut fleet = Fleet::new();
+    fleet.add("healthy-1", calm().m);
+    fleet.add("heartbeat-flood-2", flood().t.m);
+    fleet.add("stall-3", stall().t.m);
+    fleet
+}
+
+fn fleet_view(filter: &str) -> ViewState {
+    view_for(Context::Fleet).tap_fleet(|f| f.filter = filter.into())
+}
+
+trait TapFleet {
+    fn tap_fleet(self, change: impl FnOnce(&mut FleetView)) -> Self;
+}
+
+impl TapFleet for ViewState {
+    fn tap_fleet(mut self, change: impl FnOnce(&mut FleetView)) -> Self {
+        if let Some(fleet) = self.fleet.as_mut() {
+            change(fleet);
+        }
+        self
+    }
+}
+
+fn fleet_screen(fleet: &Fleet, view: &ViewState, w: u16, h: u16) -> (String, DrawInfo) {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    let mut info = DrawInfo::default();
+    terminal
+        .draw(|f| info = super::fleet::draw(f, fleet, view, color()))
+        .unwrap();
+    (text_of(terminal.backend().buffer()), info)
+}
+
+#[test]
+fn snapshot_fleet_160x45() {
+    let (text, info) = fleet_screen(&fleet_of_three(), &fleet_view(""), 160, 45);
+    assert_eq!(info.fleet_rows, 3);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn snapshot_fleet_80x24() {
+    let (text, _) = fleet_screen(&fleet_of_three(), &fleet_view(""), 80, 24);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn the_fleet_view_puts_the_worst_first_and_filters_its_rows() {
+    let fleet = fleet_of_three();
+    let (text, _) = fleet_screen(&fleet, &fleet_view(""), 160, 45);
+    let at = |id: &str| {
+        text.find(id)
+            .unwrap_or_else(|| panic!("no {id} in\n{text}"))
+    };
+    assert!(at("heartbeat-flood-2") < at("healthy-1"), "{text}");
+    assert!(text.contains("CRITICAL"), "{text}");
+    let (text, info) = fleet_screen(&fleet, &fleet_view("stall"), 160, 45);
+    assert_eq!(info.fleet_rows, 1);
+    assert!(
+        text.contains("stall-3") && !text.contains("healthy-1"),
+        "{text}"
+    );
+    assert!(text.contains("(1 shown)"), "{text}");
 }
