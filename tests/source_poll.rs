@@ -298,7 +298,7 @@ async fn a_body_over_the_limit_is_refused_with_or_without_content_length() {
                 assert!(
                     error.starts_with("peek response over 1000 bytes"),
                     "{prefix}: {error}"
-                )
+                );
             }
             other => panic!("{prefix}: {other:?}"),
         }
@@ -385,7 +385,7 @@ async fn a_refused_probe_says_why() {
             error: Some(e),
             ..
         } => {
-            assert!(e.contains("403") && e.contains("E_FORBIDDEN"), "{e}")
+            assert!(e.contains("403") && e.contains("E_FORBIDDEN"), "{e}");
         }
         other => panic!("{other:?}"),
     }

@@ -885,7 +885,7 @@ async fn a_redirect_without_location_is_the_answer() {
     ));
     match closed_reason(&obs) {
         CloseReason::Rejected { detail } => {
-            assert!(detail.contains("without a Location"), "{detail}")
+            assert!(detail.contains("without a Location"), "{detail}");
         }
         other => panic!("{other:?}"),
     }

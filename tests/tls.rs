@@ -60,7 +60,7 @@ impl TestCa {
         names: &[&str],
         validity: Option<(i32, i32)>,
     ) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let names: Vec<String> = names.iter().map(std::string::ToString::to_string).collect();
         let mut params = CertificateParams::new(names).unwrap();
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         if let Some((from, to)) = validity {

@@ -67,7 +67,7 @@ struct Frames {
 }
 
 fn summarize(mut draws: Vec<f64>) -> Frames {
-    draws.sort_by(|a, b| a.total_cmp(b));
+    draws.sort_by(f64::total_cmp);
     Frames {
         p50_ms: percentile(&draws, 0.5) * 1e3,
         p99_ms: percentile(&draws, 0.99) * 1e3,

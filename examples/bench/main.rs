@@ -35,7 +35,7 @@ mod verdict;
 const RUNS: usize = 5;
 
 fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(|a, b| a.total_cmp(b));
+    xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
 }
 
@@ -47,7 +47,7 @@ fn main() {
         .expect("runtime");
     println!(
         "inboxtop bench — {} cores, {RUNS} runs each, medians",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
     );
     if part == "all" || part == "ingest" {
         rt.block_on(ingest());
@@ -231,18 +231,9 @@ async fn ingest() {
     }
     let (c, a, b) = (median(ceiling), median(floor), median(ours));
     println!("\n== ingest: {EVENTS} heartbeat events over loopback, as fast as possible");
-    println!(
-        "(c) ceiling: bare tokio read loop, memmem \\n\\n   {:>12.0} events/s",
-        c
-    );
-    println!(
-        "(a) reqwest + eventsource-stream, counting only   {:>12.0} events/s",
-        a
-    );
-    println!(
-        "(b) inboxtop sources → model → detectors          {:>12.0} events/s",
-        b
-    );
+    println!("(c) ceiling: bare tokio read loop, memmem \\n\\n   {c:>12.0} events/s");
+    println!("(a) reqwest + eventsource-stream, counting only   {a:>12.0} events/s");
+    println!("(b) inboxtop sources → model → detectors          {b:>12.0} events/s");
     println!(
         "ratio b/a                                          {:>12.2}   (target ≥ 0.70)",
         b / a
@@ -680,7 +671,7 @@ async fn tui() {
 const KEY_SAMPLES: usize = 20;
 
 fn p50_p99(mut xs: Vec<f64>) -> (f64, f64) {
-    xs.sort_by(|a, b| a.total_cmp(b));
+    xs.sort_by(f64::total_cmp);
     let at = |p: f64| xs[((xs.len() - 1) as f64 * p).round() as usize];
     (at(0.5), at(0.99))
 }

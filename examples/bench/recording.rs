@@ -202,7 +202,7 @@ async fn replay_landing(path: &Path, from: Duration) -> (f64, f64) {
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(|a, b| a.total_cmp(b));
+    xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
 }
 
@@ -213,7 +213,7 @@ pub async fn run(bin: &Path, runs: usize) {
     let bytes = generate(&path);
     println!(
         "\n== recording: {OBSERVATIONS} observations, {:.0} MiB, generated in {:.1} s",
-        bytes as f64 / (1 << 20) as f64,
+        bytes as f64 / f64::from(1 << 20),
         t.elapsed().as_secs_f64()
     );
     let rate = |f: &dyn Fn() -> u64| {
