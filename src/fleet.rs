@@ -210,27 +210,7 @@ mod tests {
     use super::*;
     use crate::monitor::Thresholds;
     use crate::observation::Clock;
-    use crate::testkit::Timeline;
-
-    fn flood() -> Timeline {
-        let mut t = Timeline::new();
-        t.open(0, 1);
-        for i in 0..25 {
-            t.heartbeat(1_000 + i * 60, 1, 1_000 + i * 60);
-        }
-        t
-    }
-
-    fn healthy() -> Timeline {
-        let mut t = Timeline::new();
-        t.open(0, 1);
-        t.message(20_000, 1, "m-1", 19_990);
-        t.poll(21_000, &[("m-1", 19_990)]);
-        for s in [15, 30, 45, 60] {
-            t.heartbeat(s * 1000, 1, s * 1000);
-        }
-        t
-    }
+    use crate::testkit::{healthy_minute as healthy, heartbeat_flood as flood};
 
     #[test]
     fn observations_reach_their_own_agent_and_ticks_reach_all() {

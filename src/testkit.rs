@@ -366,6 +366,29 @@ impl Timeline {
     }
 }
 
+/// Everything a healthy minute shows: one session open, a heartbeat every 15 s, a message
+/// streamed and then polled. Judged OK.
+pub fn healthy_minute() -> Timeline {
+    let mut t = Timeline::new();
+    t.open(0, 1);
+    t.message(20_000, 1, "m-1", 19_990);
+    t.poll(21_000, &[("m-1", 19_990)]);
+    for s in [15, 30, 45, 60] {
+        t.heartbeat(s * 1000, 1, s * 1000);
+    }
+    t
+}
+
+/// One session taking 25 heartbeats in 1.5 s, really sent that fast: a heartbeat flood.
+pub fn heartbeat_flood() -> Timeline {
+    let mut t = Timeline::new();
+    t.open(0, 1);
+    for i in 0..25 {
+        t.heartbeat(1_000 + i * 60, 1, 1_000 + i * 60);
+    }
+    t
+}
+
 /// The evidence labelled `key` of `f`; panics naming what is missing.
 pub fn evidence<'a>(f: &'a Finding, key: &str) -> &'a serde_json::Value {
     &f.evidence

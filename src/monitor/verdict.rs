@@ -406,19 +406,7 @@ mod tests {
     use super::*;
     use crate::monitor::Thresholds;
     use crate::observation::{CloseReason, Route};
-    use crate::testkit::Timeline;
-
-    /// Everything a healthy minute shows: open, heartbeats, a peek, a message on both.
-    fn healthy_minute() -> Timeline {
-        let mut t = Timeline::new();
-        t.open(0, 1);
-        t.message(20_000, 1, "m-1", 19_990);
-        t.poll(21_000, &[("m-1", 19_990)]);
-        for s in [15, 30, 45, 60] {
-            t.heartbeat(s * 1000, 1, s * 1000);
-        }
-        t
-    }
+    use crate::testkit::{Timeline, healthy_minute};
 
     #[test]
     fn a_healthy_minute_is_ok_with_every_check_shown() {

@@ -8,29 +8,7 @@ use std::time::Duration;
 use super::*;
 use crate::monitor::verdict::judge;
 use crate::monitor::{Finding, FindingKind, Severity, Thresholds};
-use crate::testkit::Timeline;
-
-/// Everything a healthy minute shows: open, heartbeats, a peek, a message on both.
-fn healthy_minute() -> Timeline {
-    let mut t = Timeline::new();
-    t.open(0, 1);
-    t.message(20_000, 1, "m-1", 19_990);
-    t.poll(21_000, &[("m-1", 19_990)]);
-    for s in [15, 30, 45, 60] {
-        t.heartbeat(s * 1000, 1, s * 1000);
-    }
-    t
-}
-
-/// One session taking 25 heartbeats in 1.5 s.
-fn flood() -> Timeline {
-    let mut t = Timeline::new();
-    t.open(0, 1);
-    for i in 0..25 {
-        t.heartbeat(1_000 + i * 60, 1, 1_000 + i * 60);
-    }
-    t
-}
+use crate::testkit::{Timeline, healthy_minute, heartbeat_flood as flood};
 
 /// A stream that opened and has said nothing for 10 s; a peek answered.
 fn silent_start() -> Timeline {

@@ -979,22 +979,10 @@ fn stall() -> Scene {
     }
 }
 
-/// A quiet healthy minute: heartbeats in band, the one message streamed before it was polled.
-fn calm() -> Timeline {
-    let mut t = Timeline::new();
-    t.open(0, 1);
-    t.message(20_000, 1, "m-1", 19_990);
-    t.poll(21_000, &[("m-1", 19_990)]);
-    for s in [15, 30, 45, 60] {
-        t.heartbeat(s * 1000, 1, s * 1000);
-    }
-    t
-}
-
 /// Three agents: one healthy, one flooded, one stalled.
 fn fleet_of_three() -> Fleet {
     let mut fleet = Fleet::new();
-    fleet.add("healthy-1", calm().m);
+    fleet.add("healthy-1", crate::testkit::healthy_minute().m);
     fleet.add("heartbeat-flood-2", flood().t.m);
     fleet.add("stall-3", stall().t.m);
     fleet
