@@ -137,6 +137,16 @@ pub fn without_userinfo(url: &str) -> String {
     }
 }
 
+/// The recorder's live count of lost observations, for the header.
+#[derive(Debug, Clone, Default)]
+pub struct LostCounter(Arc<AtomicU64>);
+
+impl LostCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// The sending side of a recording: cheap to clone, never blocks.
 #[derive(Debug, Clone)]
 pub struct Recorder {
@@ -155,6 +165,11 @@ impl Recorder {
     /// Observations the writer could not keep up with.
     pub fn lost(&self) -> u64 {
         self.lost.load(Ordering::Relaxed)
+    }
+
+    /// The same count, to read live elsewhere.
+    pub fn lost_counter(&self) -> LostCounter {
+        LostCounter(self.lost.clone())
     }
 }
 

@@ -427,5 +427,7 @@ pub fn ui_target(mode: &str) -> crate::ui::Target {
             std::time::Duration::from_secs(15),
             std::time::Duration::from_secs(30),
         ),
+        proxy: None,
+        recorder_lost: None,
     }
 }

@@ -85,6 +85,7 @@ fn draw_loop(monitor: &mut Monitor, rx: Option<&mpsc::Receiver<Observation>>) ->
         key_masked: "••••".into(),
         mode: "bench".into(),
         expected_heartbeat: (Duration::from_secs(15), Duration::from_secs(30)),
+        ..inboxtop::ui::Target::default()
     };
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     let (mut draws, mut folded) = (Vec::new(), 0u64);

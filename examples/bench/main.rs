@@ -359,6 +359,7 @@ fn render() {
         key_masked: "••••".into(),
         mode: "bench".into(),
         expected_heartbeat: (Duration::from_secs(15), Duration::from_secs(30)),
+        ..inboxtop::ui::Target::default()
     };
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     let mut frame_of = |m: &Monitor| {

@@ -274,6 +274,11 @@ impl Pipeline {
         })
     }
 
+    /// The recorder's live lost count, when recording.
+    pub fn recorder_lost(&self) -> Option<crate::record::LostCounter> {
+        self.recorder.as_ref().map(|(r, _)| r.lost_counter())
+    }
+
     /// Stops the sources; what they had already sent is still delivered to `observations`, which
     /// then closes. The consumer drains it to the end, so a recording and the model agree.
     pub async fn stop_sources(&mut self) {

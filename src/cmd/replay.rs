@@ -89,6 +89,8 @@ fn target(args: &ReplayArgs, header: &Header, agent: &str, thresholds: &Threshol
             speed => format!("replay: {} ({speed}×)", args.file.display()),
         },
         expected_heartbeat: (thresholds.heartbeat_min, thresholds.heartbeat_max),
+        proxy: None,
+        recorder_lost: None,
     }
 }
 

@@ -38,7 +38,15 @@ async fn monitor(watched: Vec<Watched>, settings: Settings) -> Result<ExitCode> 
     for w in &watched {
         fleet.add(w.endpoint.agent.clone(), Monitor::new(w.thresholds.clone()));
     }
-    let mut app = App::new(fleet, watched.iter().map(target).collect());
+    let recorder_lost = pipeline.recorder_lost();
+    let targets = watched
+        .iter()
+        .map(|w| Target {
+            recorder_lost: recorder_lost.clone(),
+            ..target(w)
+        })
+        .collect();
+    let mut app = App::new(fleet, targets);
     app.view.zone = Zone::from_utc_setting(settings.utc.value);
     let (commands, command_rx) = mpsc::channel(16);
     let endpoints = watched.iter().map(|w| w.endpoint.clone()).collect();
@@ -109,6 +117,8 @@ fn target(watched: &Watched) -> Target {
             watched.thresholds.heartbeat_min,
             watched.thresholds.heartbeat_max,
         ),
+        proxy: source::proxy_for(&watched.endpoint.base_url),
+        recorder_lost: None,
     }
 }
 

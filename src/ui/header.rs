@@ -43,14 +43,19 @@ pub fn render(
         Span::raw(format!(" {} │ agent ", sanitize::line(&target.mode))),
         bold(sanitize::line(&target.agent).into_owned()),
         Span::raw(format!(
-            " @ {} │ key {}",
+            " @ {} │ key {}{}",
             sanitize::line(&target.base_url),
-            target.key_masked
+            target.key_masked,
+            target
+                .proxy
+                .as_deref()
+                .map(|p| format!(" │ via proxy {}", sanitize::line(p)))
+                .unwrap_or_default()
         )),
     ]);
     let width = area.width as usize;
     let second = verdict_line(judgement, theme, width);
-    let third = status_line(m, view, theme, width);
+    let third = status_line(m, view, target, theme, width);
     frame.render_widget(Paragraph::new(vec![first, second, third]), area);
 }
 
@@ -100,10 +105,23 @@ const SEP: &str = " │ ";
 
 /// The connection state, then alarms, then counters, as many whole items as fit in `width`: an
 /// alarm is never the one cut off, and no item is cut mid-word.
-fn status_line(m: &Monitor, view: &ViewState, theme: Theme, width: usize) -> Line<'static> {
-    let (state, color) = state_text(m);
+fn status_line(
+    m: &Monitor,
+    view: &ViewState,
+    target: &Target,
+    theme: Theme,
+    width: usize,
+) -> Line<'static> {
+    let (state, reason, color) = state_text(m);
     let stats = m.stats();
     let mut items = Vec::new();
+    let lost = target.recorder_lost.as_ref().map_or(0, |c| c.get());
+    if lost > 0 {
+        items.push(Span::styled(
+            format!("recorder lost {lost}"),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
     if let Some((log_at, _)) = view.paused_at {
         let new = m.log.total().saturating_sub(log_at);
         items.push(Span::styled(
@@ -117,6 +135,11 @@ fn status_line(m: &Monitor, view: &ViewState, theme: Theme, width: usize) -> Lin
             theme.fg(Color::Red).add_modifier(Modifier::BOLD),
         ));
     }
+    // The state's reason comes after the alarms and is the one item cut to the room left.
+    let reason_at = reason.map(|reason| {
+        items.push(Span::raw(reason));
+        items.len() - 1
+    });
     items.extend(
         [
             format!(
@@ -138,9 +161,13 @@ fn status_line(m: &Monitor, view: &ViewState, theme: Theme, width: usize) -> Lin
     );
     let mut used = first.width();
     let mut spans = vec![first];
-    for item in items {
+    for (i, item) in items.into_iter().enumerate() {
         let needed = SEP.width() + item.width();
         if used + needed > width {
+            let room = width.saturating_sub(used + SEP.width());
+            if reason_at == Some(i) && room >= MIN_REASON {
+                spans.extend([Span::raw(SEP), Span::raw(fit(&item.content, room))]);
+            }
             break;
         }
         used += needed;
@@ -149,16 +176,21 @@ fn status_line(m: &Monitor, view: &ViewState, theme: Theme, width: usize) -> Lin
     Line::from(spans)
 }
 
-/// The connection state as words, with its colour.
-fn state_text(m: &Monitor) -> (String, Color) {
+/// Fewer columns than this and a cut reason says nothing: leave it out.
+const MIN_REASON: usize = 12;
+
+/// The connection state as a short headline, the reason behind it (cut first when the line is
+/// narrow), and its colour.
+fn state_text(m: &Monitor) -> (String, Option<String>, Color) {
     let now = m.now;
     match &m.connection.state {
-        ConnState::Idle => ("idle".into(), Color::Gray),
+        ConnState::Idle => ("idle".into(), None, Color::Gray),
         ConnState::Connecting { session, since } => (
             format!(
                 "connecting (session {session}, {})",
                 human(now.since(*since))
             ),
+            None,
             Color::Yellow,
         ),
         ConnState::Open { session, since } => {
@@ -166,17 +198,18 @@ fn state_text(m: &Monitor) -> (String, Color) {
             if let Some(prev) = m.connection.previous_open_for {
                 s.push_str(&format!(", previous lasted {}", human(prev)));
             }
-            (s, Color::Green)
+            (s, None, Color::Green)
         }
-        ConnState::Closed { why, .. } => (format!("closed: {}", sanitize::line(why)), Color::Red),
+        ConnState::Closed { why, .. } => (
+            "closed".into(),
+            Some(sanitize::line(why).into_owned()),
+            Color::Red,
+        ),
         ConnState::WaitingToRetry { until, why } => {
             let left = until.since(now);
             (
-                format!(
-                    "waiting to retry: retry in {:.1}s ({})",
-                    left.as_secs_f64(),
-                    sanitize::line(why)
-                ),
+                format!("waiting to retry: retry in {:.1}s", left.as_secs_f64()),
+                Some(sanitize::line(why).into_owned()),
                 Color::Yellow,
             )
         }
@@ -282,5 +315,55 @@ mod tests {
         assert!(text(&line).ends_with('…'), "{}", text(&line));
         assert_eq!(fit("short", 40), "short");
         assert_eq!(fit("abcdef", 4), "abc…");
+    }
+}
+
+#[cfg(test)]
+mod status_line_tests {
+    use super::*;
+    use crate::observation::{CloseReason, Kind};
+    use crate::testkit::{Timeline, ui_target};
+
+    fn text(line: &Line<'_>) -> String {
+        line.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn a_narrow_line_keeps_the_state_whole_and_cuts_only_its_reason() {
+        let mut t = Timeline::new();
+        t.open(0, 1).close(1_600, 1, CloseReason::Eof);
+        let why = "server closed the stream after 1.6 s; attempt 3 (backoff up to 15.0 s)";
+        t.at(
+            1_600,
+            Kind::RetryScheduled {
+                delay_ms: 1_400,
+                reason: why.into(),
+            },
+        );
+        let mut target = ui_target("demo");
+        let counter = crate::record::LostCounter::default();
+        target.recorder_lost = Some(counter.clone());
+        let theme = Theme { color: false };
+        let line = text(&status_line(
+            &t.m,
+            &ViewState::default(),
+            &target,
+            theme,
+            80,
+        ));
+        assert!(
+            line.starts_with(" ● waiting to retry: retry in 1.4s │ server closed"),
+            "{line}"
+        );
+        assert!(line.ends_with('…') && line.chars().count() <= 80, "{line}");
+        let wide = text(&status_line(
+            &t.m,
+            &ViewState::default(),
+            &target,
+            theme,
+            200,
+        ));
+        assert!(wide.contains(why) && wide.contains("sessions 1"), "{wide}");
+        assert!(!wide.contains("recorder lost"), "{wide}");
     }
 }

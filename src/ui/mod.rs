@@ -37,6 +37,10 @@ pub struct Target {
     pub key_masked: String,
     pub mode: String,
     pub expected_heartbeat: (Duration, Duration),
+    /// The proxy requests go through (credentials masked), when one applies.
+    pub proxy: Option<String>,
+    /// The recorder's count of observations it could not keep up with (live), when recording.
+    pub recorder_lost: Option<crate::record::LostCounter>,
 }
 
 /// What a frame learned, for scrolling and clicks: each pane as drawn (in [`Pane::ALL`] order),

@@ -871,13 +871,13 @@ fn the_footer_keeps_quit_and_help_beside_a_long_status_at_every_width() {
 fn the_header_status_line_keeps_whole_items_at_every_width() {
     let full = |scene: &Scene| {
         let text = scene.screen(&ViewState::default(), 400, 45);
-        text.lines().nth(1).unwrap().trim_end().to_owned()
+        text.lines().nth(2).unwrap().trim_end().to_owned()
     };
     for scene in [flood(), healthy()] {
         let whole: Vec<String> = full(&scene).split(" │ ").map(str::to_owned).collect();
         for width in 80..=200 {
             let text = scene.screen(&ViewState::default(), width, 45);
-            let line = text.lines().nth(1).unwrap().trim_end();
+            let line = text.lines().nth(2).unwrap().trim_end();
             let items: Vec<&str> = line.split(" │ ").collect();
             assert_eq!(items[0], whole[0], "{width}: the state is never cut");
             for item in &items {
