@@ -60,6 +60,24 @@ fn exit_code_of(verdict: &str) -> i32 {
     }
 }
 
+/// `check --scenario SCENARIO --time-scale SCALE --duration DURATION --format json` (plus
+/// `extra`), started in the background so several scenarios play side by side.
+fn spawn_json_check(
+    scenario: &str,
+    scale: &str,
+    duration: &str,
+    extra: &[&str],
+) -> std::process::Child {
+    inboxtop()
+        .args(["check", "--scenario", scenario, "--time-scale", scale])
+        .args(["--duration", duration, "--format", "json"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn every_scenario_gets_exactly_its_verdict() {
     let expected: &[(&str, &[&str], &str, &str)] = &[
@@ -91,22 +109,7 @@ fn every_scenario_gets_exactly_its_verdict() {
     let runs: Vec<_> = expected
         .iter()
         .map(|&(scenario, kinds, duration, verdict)| {
-            let child = inboxtop()
-                .args([
-                    "check",
-                    "--scenario",
-                    scenario,
-                    "--time-scale",
-                    "50",
-                    "--duration",
-                    duration,
-                    "--format",
-                    "json",
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
+            let child = spawn_json_check(scenario, "50", duration, &[]);
             (scenario, kinds, verdict, child)
         })
         .collect();
@@ -796,26 +799,7 @@ fn the_man_page_opens_with_a_title_header_naming_inboxtop() {
 /// the stream silently drops messages they are named lost.
 #[test]
 fn probes_round_trip_on_a_healthy_stream_and_are_lost_on_a_silent_drop() {
-    let run = |scenario: &str| {
-        inboxtop()
-            .args([
-                "check",
-                "--scenario",
-                scenario,
-                "--probe",
-                "3",
-                "--time-scale",
-                "20",
-                "--duration",
-                "60s",
-                "--format",
-                "json",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let run = |scenario: &str| spawn_json_check(scenario, "20", "60s", &["--probe", "3"]);
     let (healthy, dropped) = (run("healthy"), run("silent-drop"));
     let healthy = json_of(&healthy.wait_with_output().unwrap());
     assert_eq!(healthy["stats"]["probes_sent"], 3, "{}", healthy["stats"]);
@@ -852,22 +836,7 @@ fn the_transport_scenarios_name_their_kind() {
     let runs: Vec<_> = expected
         .iter()
         .map(|&(scenario, kind, verdict)| {
-            let child = inboxtop()
-                .args([
-                    "check",
-                    "--scenario",
-                    scenario,
-                    "--time-scale",
-                    "50",
-                    "--duration",
-                    "400s",
-                    "--format",
-                    "json",
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
+            let child = spawn_json_check(scenario, "50", "400s", &[]);
             (scenario, kind, verdict, child)
         })
         .collect();
