@@ -193,9 +193,9 @@ where
         }
         let wait_for_frame = async {
             if dirty {
-                tokio::time::sleep_until(next_frame).await
+                tokio::time::sleep_until(next_frame).await;
             } else {
-                std::future::pending().await
+                std::future::pending::<()>().await;
             }
         };
         tokio::select! {
@@ -338,7 +338,7 @@ mod tests {
             .buffer()
             .content()
             .iter()
-            .map(|c| c.symbol())
+            .map(ratatui::buffer::Cell::symbol)
             .collect();
         assert!(
             screen.contains("EventLog written"),

@@ -48,18 +48,18 @@ pub enum Command {
 /// Where to find the server and who to be.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServerArgs {
-    /// Base URL of the API [env: INBOXTOP_BASE_URL] [config: base_url]
+    /// Base URL of the API [env: `INBOXTOP_BASE_URL`] [config: `base_url`]
     #[arg(long)]
     pub base_url: Option<String>,
     /// Agent id sent in the agent header; several (repeated or comma-separated) watch a fleet
-    /// [env: INBOXTOP_AGENT] [config: agent, or [[agents]] tables]
+    /// [env: `INBOXTOP_AGENT`] [config: agent, or [[agents]] tables]
     #[arg(long, value_name = "ID[,ID…]", value_delimiter = ',')]
     pub agent: Vec<String>,
-    /// Read the API key from this file (first line). The key can also come from INBOXTOP_API_KEY or
-    /// the config file (api_key).
+    /// Read the API key from this file (first line). The key can also come from `INBOXTOP_API_KEY` or
+    /// the config file (`api_key`).
     #[arg(long, value_name = "FILE")]
     pub api_key_file: Option<PathBuf>,
-    /// The API key itself. Visible to anyone who can list processes: prefer INBOXTOP_API_KEY or
+    /// The API key itself. Visible to anyone who can list processes: prefer `INBOXTOP_API_KEY` or
     /// --api-key-file.
     #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
@@ -68,7 +68,7 @@ pub struct ServerArgs {
 /// Settings of the monitor itself, shared by every command that monitors.
 #[derive(Debug, Clone, Default, Args)]
 pub struct MonitorArgs {
-    /// Config file to read instead of the platform default (see the README) [env: INBOXTOP_CONFIG]
+    /// Config file to read instead of the platform default (see the README) [env: `INBOXTOP_CONFIG`]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Expected heartbeat interval, one duration or a range [default: 15s..30s]
@@ -99,23 +99,23 @@ pub struct MonitorArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub record: Option<PathBuf>,
     /// Also trust the CA certificates of this PEM file (an internal CA, a TLS-inspecting proxy);
-    /// the OS store is always trusted [config: ca_cert]
+    /// the OS store is always trusted [config: `ca_cert`]
     #[arg(long, global = true, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
     /// Write the log to this file [default: inboxtop.log in the platform state directory]
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
     /// More detail in the log file: -v info, -vv debug, -vvv trace [default: warnings and errors;
-    /// RUST_LOG replaces it]
+    /// `RUST_LOG` replaces it]
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Show the TUI's times in UTC instead of local time [config: utc]
     #[arg(long, global = true)]
     pub utc: bool,
-    /// Watch by peek alone, never opening the agent's stream. On SignalDock a stream is one per
+    /// Watch by peek alone, never opening the agent's stream. On `SignalDock` a stream is one per
     /// agent id: connecting with a running agent's own id takes its stream over (and causes the
     /// very reconnect loop inboxtop diagnoses). Use this to watch an agent that is running
-    /// [config: no_stream]
+    /// [config: `no_stream`]
     #[arg(long, global = true)]
     pub no_stream: bool,
 }
@@ -305,12 +305,11 @@ pub fn duration_text(d: Duration) -> String {
 
 /// `15s..30s` or a single `15s` (both ends equal).
 pub fn parse_range(s: &str) -> Result<(Duration, Duration), String> {
-    let (lo, hi) = match s.split_once("..") {
-        Some((lo, hi)) => (parse_duration(lo)?, parse_duration(hi)?),
-        None => {
-            let d = parse_duration(s)?;
-            (d, d)
-        }
+    let (lo, hi) = if let Some((lo, hi)) = s.split_once("..") {
+        (parse_duration(lo)?, parse_duration(hi)?)
+    } else {
+        let d = parse_duration(s)?;
+        (d, d)
     };
     if lo.is_zero() || lo > hi {
         return Err(format!("expected MIN..MAX with 0 < MIN <= MAX, got {s:?}"));

@@ -963,7 +963,7 @@ api_key_file = "no-such-key-file"
             ..Environment::default()
         };
         let pick = |names: &[&str]| ServerArgs {
-            agent: names.iter().map(|n| n.to_string()).collect(),
+            agent: names.iter().map(std::string::ToString::to_string).collect(),
             ..ServerArgs::default()
         };
         let s = merged(

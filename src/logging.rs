@@ -178,7 +178,7 @@ mod tests {
             "evil \\e]0;title\\x07 two\\nlines\n"
         );
         let long = safe_line("é".repeat(MAX_LINE_BYTES).as_bytes());
-        assert!(long.ends_with(&format!("… ({} bytes cut)\n", MAX_LINE_BYTES)));
+        assert!(long.ends_with(&format!("… ({MAX_LINE_BYTES} bytes cut)\n")));
         assert!(long.len() < MAX_LINE_BYTES + 40);
     }
 

@@ -280,7 +280,10 @@ impl Reader {
                 "not an inboxtop recording (no inboxtop-recording header)".into(),
             ));
         }
-        let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+        let version = value
+            .get("version")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
         if version > u64::from(FORMAT_VERSION) {
             return Err(err(
                 1,

@@ -1,4 +1,4 @@
-//! The SignalDock wire shapes, read leniently.
+//! The `SignalDock` wire shapes, read leniently.
 //!
 //! Deployments disagree on key names (`id` vs `messageId`, `fromAgentId` vs `from` vs
 //! `from_agent_id`, …). Everything here accepts all known spellings and never fails on an unknown

@@ -2,7 +2,7 @@
 //! run as the real binary against it for a short window, and the kind the report must name and
 //! the exit code (Monitoring Plugins: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) it must give.
 //!
-//! The servers speak the SignalDock wire format byte for byte where they are healthy, so a
+//! The servers speak the `SignalDock` wire format byte for byte where they are healthy, so a
 //! finding is about the one behaviour each was built to show.
 
 use std::convert::Infallible;

@@ -1,4 +1,4 @@
-//! The simulator as the real SignalDock transport, over loopback HTTP: one stream per agent id,
+//! The simulator as the real `SignalDock` transport, over loopback HTTP: one stream per agent id,
 //! heartbeat tasks that outlive their connection, the adapter's exact frames, `Last-Event-ID`
 //! replay, and the answers of the transport scenarios. Time runs compressed (`time_scale`).
 

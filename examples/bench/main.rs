@@ -179,7 +179,7 @@ async fn ceiling_consumer(addr: SocketAddr) -> u64 {
     frames
 }
 
-/// inboxtop headless: the stream source → channel → Monitor::apply, then the detectors once.
+/// inboxtop headless: the stream source → channel → `Monitor::apply`, then the detectors once.
 async fn full_pipeline(addr: SocketAddr) -> u64 {
     let endpoint =
         Endpoint::new(&format!("http://{addr}"), "bench", ApiKey::new("bench")).expect("endpoint");

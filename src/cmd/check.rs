@@ -40,7 +40,7 @@ pub(super) async fn run(settings: Settings, args: CheckArgs) -> Result<ExitCode>
     let text = report::render_fleet(&members, args.format);
     match &args.output {
         Some(path) => {
-            std::fs::write(path, &text).wrap_err_with(|| format!("writing {}", path.display()))?
+            std::fs::write(path, &text).wrap_err_with(|| format!("writing {}", path.display()))?;
         }
         None => super::print_out(&text),
     }

@@ -24,7 +24,7 @@ use crate::monitor::{FindingKind, Monitor, Severity, Stats, Verdict};
 use crate::sanitize;
 
 /// The content type of [`exposition`]: the Prometheus text format 0.0.4, which every scraper,
-/// `curl` reader and `promtool check metrics` understands (`promtool` misreads OpenMetrics
+/// `curl` reader and `promtool check metrics` understands (`promtool` misreads `OpenMetrics`
 /// counters).
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 

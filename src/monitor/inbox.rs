@@ -135,32 +135,31 @@ impl Inbox {
 
     fn entry(&mut self, message: &WireMessage) -> (&mut InboxEntry, bool) {
         let key = key_of(message);
-        let seq = match self.by_key.get(&key) {
-            Some(&seq) => seq,
-            None => {
-                if self.entries.len() == self.capacity
-                    && let Some((_, old)) = self.entries.pop_first()
-                {
-                    self.by_key.remove(&old.key);
-                    self.evicted += 1;
-                }
-                let seq = self.next_seq;
-                self.next_seq += 1;
-                self.by_key.insert(key.clone(), seq);
-                self.entries.insert(
-                    seq,
-                    InboxEntry {
-                        key,
-                        message: message.clone(),
-                        polled: None,
-                        streamed: None,
-                        streamed_session: None,
-                        stream_duplicates: 0,
-                        preexisting: false,
-                    },
-                );
-                return (self.entries.get_mut(&seq).expect("just inserted"), true);
+        let seq = if let Some(&seq) = self.by_key.get(&key) {
+            seq
+        } else {
+            if self.entries.len() == self.capacity
+                && let Some((_, old)) = self.entries.pop_first()
+            {
+                self.by_key.remove(&old.key);
+                self.evicted += 1;
             }
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.by_key.insert(key.clone(), seq);
+            self.entries.insert(
+                seq,
+                InboxEntry {
+                    key,
+                    message: message.clone(),
+                    polled: None,
+                    streamed: None,
+                    streamed_session: None,
+                    stream_duplicates: 0,
+                    preexisting: false,
+                },
+            );
+            return (self.entries.get_mut(&seq).expect("just inserted"), true);
         };
         (self.entries.get_mut(&seq).expect("indexed"), false)
     }

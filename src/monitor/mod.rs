@@ -289,7 +289,7 @@ impl Monitor {
             } => self.on_oversized(at, *session, *bytes, *limit),
             Kind::StreamClosed { session, reason } => self.on_stream_closed(at, *session, reason),
             Kind::RetryScheduled { delay_ms, reason } => {
-                self.on_retry_scheduled(at, Duration::from_millis(*delay_ms), reason)
+                self.on_retry_scheduled(at, Duration::from_millis(*delay_ms), reason);
             }
             Kind::PollOk { messages, .. } => self.on_poll_ok(at, messages),
             Kind::PollFailed {
@@ -321,7 +321,7 @@ impl Monitor {
                 },
             ),
             Kind::ReconnectStopped { session, reason } => {
-                self.on_reconnect_stopped(at, *session, reason)
+                self.on_reconnect_stopped(at, *session, reason);
             }
             Kind::ProbeSent { id, post_ms, .. } => self.on_probe_sent(at, id.as_deref(), *post_ms),
             Kind::Tick => {}

@@ -177,7 +177,7 @@ mod tests {
         t.poll(3_000, &[("p-1", 1_000)]);
         let p = t.m.probes.find("p-1").unwrap();
         assert_eq!(p.stream_rtt, Some(Duration::from_millis(50)));
-        assert_eq!(p.poll_rtt, Some(Duration::from_millis(2_000)));
+        assert_eq!(p.poll_rtt, Some(Duration::from_secs(2)));
         assert_eq!(t.m.probes.round_tripped(), 1);
         let rt = t.m.probes.stream_round_trips();
         assert_eq!((rt.count, rt.p50_ms, rt.max_ms), (1, Some(50), Some(50)));

@@ -288,7 +288,7 @@ fn stream_stayed_up(m: &Monitor) -> Check {
                 show(open),
                 show(band)
             ),
-            Some(m.thresholds.shown(band - open)),
+            Some(m.thresholds.shown(band.checked_sub(open).unwrap())),
         ),
         None => missing(
             Evidence::StreamStayedUp,

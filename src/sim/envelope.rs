@@ -1,4 +1,4 @@
-//! Error answers in the SignalDock envelope, with the codes and categories of
+//! Error answers in the `SignalDock` envelope, with the codes and categories of
 //! `signaldock_protocol::error`: `{"success":false,"error":{"code","message","category","retryable","retry_after_ms"?}}`.
 
 use axum::http::{StatusCode, header};

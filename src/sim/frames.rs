@@ -1,7 +1,7 @@
 //! The bytes on the wire: SSE frames exactly as `signaldock-transport`'s `SseAdapter` writes
 //! them, and what a route, an intermediary or the seed outage's server made of them.
 //!
-//! The adapter builds its message payload with serde_json's `json!`, whose map (without the
+//! The adapter builds its message payload with `serde_json`'s `json!`, whose map (without the
 //! `preserve_order` feature) sorts keys; the keys here are written in that order, so the output
 //! is the same with or without the feature. Timestamps are chrono's `to_rfc3339()`: nanoseconds
 //! as far as needed and `+00:00`, never `Z`.

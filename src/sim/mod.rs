@@ -1,4 +1,4 @@
-//! The embedded SignalDock simulator: an axum server on loopback that speaks the wire contract
+//! The embedded `SignalDock` simulator: an axum server on loopback that speaks the wire contract
 //! (DESIGN §3) and plays one scenario (DESIGN §4). The monitor talks to it only over HTTP,
 //! exactly as to a real server.
 //!
@@ -91,14 +91,11 @@ struct Sim {
 
 impl Sim {
     fn chance(&self, p: f64) -> bool {
-        self.rng.lock().map(|mut r| r.f64() < p).unwrap_or(false)
+        self.rng.lock().is_ok_and(|mut r| r.f64() < p)
     }
 
     fn between(&self, lo: f64, hi: f64) -> f64 {
-        self.rng
-            .lock()
-            .map(|mut r| lo + (hi - lo) * r.f64())
-            .unwrap_or(lo)
+        self.rng.lock().map_or(lo, |mut r| lo + (hi - lo) * r.f64())
     }
 
     fn inbox(&self) -> MutexGuard<'_, Inbox> {

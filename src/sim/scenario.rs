@@ -203,7 +203,7 @@ impl FromStr for Scenario {
             .copied()
             .find(|sc| sc.name() == s)
             .ok_or_else(|| {
-                let names: Vec<_> = ALL.iter().map(|s| s.name()).collect();
+                let names: Vec<_> = ALL.iter().map(Scenario::name).collect();
                 format!("unknown scenario {s:?}; one of: {}", names.join(", "))
             })
     }

@@ -113,7 +113,10 @@ impl Backoff {
             let ceiling = self
                 .ceiling(server_retry.unwrap_or(self.initial))
                 .max(floor);
-            (ceiling, floor + self.jitter(ceiling - floor))
+            (
+                ceiling,
+                floor + self.jitter(ceiling.checked_sub(floor).unwrap()),
+            )
         };
         self.failures = self.failures.saturating_add(1);
         let mut retry_after_applied = false;

@@ -59,7 +59,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Checks the base URL (http or https, a host, no credentials, query or fragment), the agent
-    /// id and the key (both must fit in an HTTP header), with the SignalDock default paths.
+    /// id and the key (both must fit in an HTTP header), with the `SignalDock` default paths.
     pub fn new(base_url: &str, agent: &str, api_key: ApiKey) -> Result<Endpoint, String> {
         let raw = base_url.trim();
         let shown = api_key.scrub(raw);
@@ -559,19 +559,20 @@ pub(crate) fn log(endpoint: &Endpoint, obs: &Observation) {
         } => {
             let url = endpoint.url(&endpoint.stream_path);
             let via = proxy_for(&url).map_or_else(|| "direct".into(), |p| format!("via proxy {p}"));
-            match last_event_id {
-                Some(id) => info!(
+            if let Some(id) = last_event_id {
+                info!(
                     session,
                     "stream: connecting to {url} ({via}), resuming after id {id:?}"
-                ),
-                None => info!(session, "stream: connecting to {url} ({via})"),
+                );
+            } else {
+                info!(session, "stream: connecting to {url} ({via})")
             }
         }
         Kind::LastEventIdUnsent { session, id } => {
             warn!(
                 session,
                 "stream: last event id {id:?} cannot go in a header; not resuming"
-            )
+            );
         }
         Kind::Redirected {
             route,
@@ -589,7 +590,7 @@ pub(crate) fn log(endpoint: &Endpoint, obs: &Observation) {
             info!(
                 "{}: HTTP {status} redirect from {from} to {to}{origin}",
                 route.label()
-            )
+            );
         }
         Kind::StreamResponse {
             session,
@@ -640,7 +641,7 @@ pub(crate) fn log(endpoint: &Endpoint, obs: &Observation) {
         ),
         Kind::StreamClosed { session, reason } => match reason {
             CloseReason::Eof | CloseReason::Cancelled => {
-                info!(session, "stream: closed: {}", reason.label())
+                info!(session, "stream: closed: {}", reason.label());
             }
             _ => warn!(session, "stream: closed: {}", reason.label()),
         },
@@ -664,7 +665,7 @@ pub(crate) fn log(endpoint: &Endpoint, obs: &Observation) {
             ..
         } => {
             let class = class.map_or("HTTP error", NetErrorClass::label);
-            warn!("peek failed after {elapsed_ms} ms: {class}: {error}")
+            warn!("peek failed after {elapsed_ms} ms: {class}: {error}");
         }
         Kind::ProbeSent {
             id, error: None, ..

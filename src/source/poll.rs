@@ -35,13 +35,13 @@ pub async fn run_poll(
     loop {
         tokio::select! {
             biased;
-            _ = tx.closed() => return,
+            () = tx.closed() => return,
             _ = ticks.tick() => {}
         }
         let mut observations = Vec::new();
         let kind = tokio::select! {
             biased;
-            _ = tx.closed() => return,
+            () = tx.closed() => return,
             kind = poll_once(&client, &endpoint, &settings, clock, &mut observations) => kind,
         };
         observations.push(clock.stamp(kind));
@@ -132,32 +132,31 @@ async fn poll_once(
             return failed(None, Some(NetErrorClass::Body), error, None);
         }
     };
-    match wire::peek_messages(&value) {
-        Some((messages, unreadable)) => Kind::PollOk {
+    if let Some((messages, unreadable)) = wire::peek_messages(&value) {
+        Kind::PollOk {
             elapsed_ms: millis(started.elapsed()),
             messages: messages
                 .into_iter()
                 .map(|m| scrub_message(endpoint, m))
                 .collect(),
             unreadable,
-        },
-        None => {
-            // A 200 carrying an error envelope (`"success": false`), or another shape.
-            let api_error = value
-                .get("error")
-                .and_then(|_| ApiError::from_body(&body))
-                .filter(|e| e.code.is_some() || e.message.is_some());
-            let error = match &api_error {
-                Some(e) => format!("peek answered {status} with an error: {}", e.summary()),
-                None => "peek response has no message list (expected data.messages)".into(),
-            };
-            failed(
-                Some(status.as_u16()).filter(|_| api_error.is_some()),
-                Some(NetErrorClass::Body).filter(|_| api_error.is_none()),
-                error,
-                api_error,
-            )
         }
+    } else {
+        // A 200 carrying an error envelope (`"success": false`), or another shape.
+        let api_error = value
+            .get("error")
+            .and_then(|_| ApiError::from_body(&body))
+            .filter(|e| e.code.is_some() || e.message.is_some());
+        let error = match &api_error {
+            Some(e) => format!("peek answered {status} with an error: {}", e.summary()),
+            None => "peek response has no message list (expected data.messages)".into(),
+        };
+        failed(
+            Some(status.as_u16()).filter(|_| api_error.is_some()),
+            Some(NetErrorClass::Body).filter(|_| api_error.is_none()),
+            error,
+            api_error,
+        )
     }
 }
 

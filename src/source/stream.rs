@@ -119,29 +119,26 @@ impl StreamSource {
         loop {
             session += 1;
             let outcome = self.session(session).await?;
-            let delay = match outcome.stop {
-                Some(reason) => {
-                    self.emit(Kind::ReconnectStopped { session, reason })
-                        .await?;
-                    // A new start when the user asks for one.
-                    self.backoff.reset();
-                    None
-                }
-                None => {
-                    let (delay, reason) = self.plan(&outcome);
-                    self.emit(Kind::RetryScheduled {
-                        delay_ms: millis(delay),
-                        reason,
-                    })
+            let delay = if let Some(reason) = outcome.stop {
+                self.emit(Kind::ReconnectStopped { session, reason })
                     .await?;
-                    Some(delay)
-                }
+                // A new start when the user asks for one.
+                self.backoff.reset();
+                None
+            } else {
+                let (delay, reason) = self.plan(&outcome);
+                self.emit(Kind::RetryScheduled {
+                    delay_ms: millis(delay),
+                    reason,
+                })
+                .await?;
+                Some(delay)
             };
             tokio::select! {
                 biased;
-                _ = self.tx.closed() => return None,
+                () = self.tx.closed() => return None,
                 _ = next_command(&mut self.commands, &mut self.commands_open) => {}
-                _ = sleep_or_pend(delay) => {}
+                () = sleep_or_pend(delay) => {}
             }
             self.drain_commands();
         }
@@ -259,7 +256,7 @@ impl StreamSource {
         let request = call.send(&self.client, endpoint, self.clock, hops);
         Some(tokio::select! {
             biased;
-            _ = self.tx.closed() => return None,
+            () = self.tx.closed() => return None,
             _ = next_command(&mut self.commands, &mut self.commands_open) => Head::Cancelled,
             r = tokio::time::timeout(self.settings.read_timeout, request) => {
                 r.map_or(Head::TimedOut, Head::Answer)
@@ -400,7 +397,7 @@ impl StreamSource {
             let deadline = listening_since + self.settings.read_timeout;
             tokio::select! {
                 biased;
-                _ = self.tx.closed() => return None,
+                () = self.tx.closed() => return None,
                 _ = next_command(&mut self.commands, &mut self.commands_open) => {
                     break CloseReason::Cancelled;
                 }
@@ -423,7 +420,7 @@ impl StreamSource {
                         };
                     }
                 },
-                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
                     break CloseReason::Timeout {
                         idle_ms: millis(listening_since.elapsed()),
                     };

@@ -115,7 +115,10 @@ fn status_line(
     let (state, reason, color) = state_text(m);
     let stats = m.stats();
     let mut items = Vec::new();
-    let lost = target.recorder_lost.as_ref().map_or(0, |c| c.get());
+    let lost = target
+        .recorder_lost
+        .as_ref()
+        .map_or(0, super::super::record::LostCounter::get);
     if lost > 0 {
         items.push(Span::styled(
             format!("recorder lost {lost}"),

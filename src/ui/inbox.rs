@@ -141,8 +141,7 @@ fn row(m: &Monitor, e: &InboxEntry, view: &ViewState, theme: Theme, width: usize
         .created_at
         .or(e.polled.map(|p| p.wall))
         .or(e.streamed.map(|s| s.wall))
-        .map(|t| view.zone.clock(t))
-        .unwrap_or_else(|| "--:--:--".into());
+        .map_or_else(|| "--:--:--".into(), |t| view.zone.clock(t));
     let (mark, color) = mark(m, e);
     let mark = format!("{mark:<MARK_WIDTH$}");
     let from = format!("{:<12} ", truncate(&sanitize::line(e.message.sender()), 12));

@@ -102,7 +102,7 @@ impl Theme {
 }
 
 /// A bordered block titled `title`, highlighted when focused.
-pub(crate) fn pane_block<'a>(title: Line<'a>, focused: bool, theme: Theme) -> Block<'a> {
+pub(crate) fn pane_block(title: Line<'_>, focused: bool, theme: Theme) -> Block<'_> {
     Block::default()
         .borders(Borders::ALL)
         .border_type(if focused {

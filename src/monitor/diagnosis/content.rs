@@ -25,14 +25,13 @@ pub(super) fn bad_content_type(m: &Monitor) -> Option<Finding> {
     let ct = last
         .content_type
         .as_deref()
-        .map(sanitize::line)
-        .unwrap_or("(none)".into())
+        .map_or("(none)".into(), sanitize::line)
         .into_owned();
     let enc = last
         .content_encoding
         .as_deref()
         .map(sanitize::line)
-        .map(|c| c.into_owned());
+        .map(std::borrow::Cow::into_owned);
     // The first such answer arrived its time-to-first-byte after the attempt.
     let answered = first
         .attempted

@@ -43,7 +43,7 @@ pub(super) fn gap(m: &Monitor) -> Option<Finding> {
     let latest_delivery = m
         .inbox
         .newest_first()
-        .filter_map(|e| e.stream_lead())
+        .filter_map(super::super::inbox::InboxEntry::stream_lead)
         .filter(|lead| *lead > 0)
         .max()
         .map_or(Duration::ZERO, |ms| Duration::from_millis(ms as u64));
@@ -136,7 +136,7 @@ pub(super) fn latency(m: &Monitor) -> Option<Finding> {
     let leads: Vec<f64> = m
         .inbox
         .newest_first()
-        .filter_map(|e| e.stream_lead())
+        .filter_map(super::super::inbox::InboxEntry::stream_lead)
         .map(|l| l as f64)
         .collect();
     let mut arrivals: Vec<_> = delivered.iter().map(|(wall, _)| *wall).collect();

@@ -30,7 +30,11 @@ pub(super) fn ended_ages(m: &Monitor) -> Vec<(&Session, Duration)> {
 fn reason_counts(sessions: &[(&Session, Duration)]) -> Value {
     let mut counts = BTreeMap::<String, u64>::new();
     for (s, _) in sessions {
-        let label = s.end.as_ref().map(|e| e.label()).unwrap_or_default();
+        let label = s
+            .end
+            .as_ref()
+            .map(super::super::connection::SessionEnd::label)
+            .unwrap_or_default();
         *counts
             .entry(sanitize::line(&label).into_owned())
             .or_default() += 1;
@@ -119,7 +123,7 @@ fn at_irregular_ages(sessions: &[(&Session, Duration)], spread: f64) -> bool {
 }
 
 /// The server ends the stream cleanly soon after it opens, again and again, at irregular ages:
-/// another client connecting with the same agent id, as SignalDock keeps one stream per agent id
+/// another client connecting with the same agent id, as `SignalDock` keeps one stream per agent id
 /// and a new connection ends the one before. That client may be inboxtop itself (watching with
 /// the agent's own id takes the agent's stream over), or the agent, taking it back.
 pub(super) fn takeover(m: &Monitor) -> Option<Finding> {

@@ -1,7 +1,7 @@
 //! Stacked heartbeat timers: heartbeat payload timestamps that fall into k > 1 interleaved series
 //! of one period.
 //!
-//! SignalDock starts a heartbeat task per connection; it fires into whichever stream is current
+//! `SignalDock` starts a heartbeat task per connection; it fires into whichever stream is current
 //! and outlives its own connection. After k connections (a client that reconnects, or two clients
 //! on one agent id) k timers of one period feed one stream: the payload timestamps form k regular
 //! series, their phases apart. One timer is one series however its heartbeats are received (a
