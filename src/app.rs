@@ -149,16 +149,16 @@ impl App {
     }
 
     /// Applies a key or mouse event; returns what the loop must do.
-    fn on_event(&mut self, event: Event) -> Action {
+    fn on_event(&mut self, event: &Event) -> Action {
         match event {
             Event::Key(key) if key.kind != KeyEventKind::Release => {
                 let (log_total, inbox_total) = {
                     let m = self.monitor();
                     (m.log.total(), m.inbox.created_total())
                 };
-                self.view.on_key(key, log_total, inbox_total)
+                self.view.on_key(*key, log_total, inbox_total)
             }
-            Event::Mouse(mouse) => self.view.on_mouse(mouse),
+            Event::Mouse(mouse) => self.view.on_mouse(*mouse),
             Event::Resize(..) => Action::Redraw,
             _ => Action::None,
         }
@@ -202,7 +202,7 @@ where
             biased;
             event = events.next() => {
                 let Some(event) = event else { return Ok(()) };
-                let action = app.on_event(event?);
+                let action = app.on_event(&event?);
                 let command = match action {
                     Action::Quit => return Ok(()),
                     Action::None => None,
@@ -271,11 +271,8 @@ mod tests {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::backend::TestBackend;
 
-    fn key(c: char) -> io::Result<Event> {
-        Ok(Event::Key(KeyEvent::new(
-            KeyCode::Char(c),
-            KeyModifiers::NONE,
-        )))
+    fn key(c: char) -> Event {
+        Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
     }
 
     #[tokio::test]
@@ -299,11 +296,11 @@ mod tests {
         let driver = tokio::spawn(async move {
             // Keys arrive while the flood is being folded in.
             for c in ['r', 's', 'e', 'E'] {
-                key_tx.send(key(c)).unwrap();
+                key_tx.send(Ok(key(c))).unwrap();
                 tokio::task::yield_now().await;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
-            key_tx.send(key('q')).unwrap();
+            key_tx.send(Ok(key('q'))).unwrap();
             (key_tx, obs_tx)
         });
         let mut exports = Vec::new();
@@ -347,7 +344,7 @@ mod tests {
     }
 
     fn press(app: &mut App, code: KeyCode) -> Action {
-        app.on_event(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+        app.on_event(&Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
     }
 
     #[test]
@@ -403,7 +400,7 @@ mod tests {
         let (cmd_tx, _cmd_rx) = mpsc::channel(8);
         let driver = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            key_tx.send(key('q')).unwrap();
+            key_tx.send(Ok(key('q'))).unwrap();
             key_tx
         });
         run(

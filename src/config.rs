@@ -474,13 +474,8 @@ impl FileLayer<'_> {
         value.map(|v| Sourced::new(v, Source::File(path.to_owned())))
     }
 
-    fn duration(
-        &self,
-        key: &str,
-        text: &Option<String>,
-    ) -> Result<Option<Sourced<Duration>>, String> {
+    fn duration(&self, key: &str, text: Option<&str>) -> Result<Option<Sourced<Duration>>, String> {
         let value = text
-            .as_deref()
             .map(|s| parse_duration(s).map_err(|e| format!("config {key}: {e}")))
             .transpose()?;
         Ok(self.get(value))
@@ -516,10 +511,10 @@ pub fn merge(
             defaults.heartbeat_max,
         )));
     let delivery_grace = from_flag(monitor.delivery_grace)
-        .or(file.duration("delivery_grace", &f.delivery_grace)?)
+        .or(file.duration("delivery_grace", f.delivery_grace.as_deref())?)
         .unwrap_or(Sourced::default(defaults.delivery_grace));
     let poll_interval = from_flag(monitor.poll_interval)
-        .or(file.duration("poll_interval", &f.poll_interval)?)
+        .or(file.duration("poll_interval", f.poll_interval.as_deref())?)
         .unwrap_or(Sourced::default(DEFAULT_POLL_INTERVAL));
     if poll_interval.value < Duration::from_millis(100) {
         return Err(format!(
@@ -528,7 +523,7 @@ pub fn merge(
         ));
     }
     let backoff_cap = from_flag(monitor.backoff_cap)
-        .or(file.duration("backoff_cap", &f.backoff_cap)?)
+        .or(file.duration("backoff_cap", f.backoff_cap.as_deref())?)
         .unwrap_or(Sourced::default(DEFAULT_BACKOFF_CAP));
     let max_event_bytes = from_flag(monitor.max_event_bytes)
         .or(file.get(f.max_event_bytes))

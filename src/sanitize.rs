@@ -6,6 +6,7 @@
 //! message body can never move the cursor, set the window title, hide text or reorder a line.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 /// Whether `c` must never be written to a terminal as it is.
 fn is_unsafe(c: char) -> bool {
@@ -27,8 +28,12 @@ fn escape_into(out: &mut String, c: char) {
         '\n' => out.push_str("\\n"),
         '\r' => out.push_str("\\r"),
         '\t' => out.push_str("\\t"),
-        c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
-        c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        c if (c as u32) < 0x100 => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
     }
 }
 

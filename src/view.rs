@@ -258,7 +258,6 @@ impl ViewState {
             Effect::FocusNext => self.focus = self.focus.next(),
             Effect::FocusPrev => self.focus = self.focus.prev(),
             Effect::Detail if len > 0 => self.open(Popup::Detail),
-            Effect::Detail => return Action::None,
             Effect::Help => self.open(Popup::Help),
             Effect::Back if !self.filter.is_empty() => self.filter = LogFilter::default(),
             Effect::Back => match &mut self.fleet {
@@ -282,7 +281,7 @@ impl ViewState {
                 },
                 true,
             ),
-            Effect::OpenAgent => return Action::None,
+            Effect::Detail | Effect::OpenAgent => return Action::None,
         }
         Action::Redraw
     }

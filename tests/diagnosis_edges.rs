@@ -214,7 +214,7 @@ fn a_closed_stream_is_not_stalled() {
 
 /// Sessions with the given open ages, each with one heartbeat, each ending with `reason`, 500 ms
 /// between them.
-fn sessions(ages_ms: &[u64], reason: CloseReason) -> Timeline {
+fn sessions(ages_ms: &[u64], reason: &CloseReason) -> Timeline {
     let mut t = Timeline::new();
     let mut now = 0;
     for (i, age) in ages_ms.iter().enumerate() {
@@ -229,8 +229,8 @@ fn sessions(ages_ms: &[u64], reason: CloseReason) -> Timeline {
 
 #[test]
 fn short_sessions_need_three() {
-    assert!(!sessions(&[1000, 1000], CloseReason::Eof).has(FindingKind::ShortSessions));
-    let three = sessions(&[1000, 1000, 1000], CloseReason::Eof);
+    assert!(!sessions(&[1000, 1000], &CloseReason::Eof).has(FindingKind::ShortSessions));
+    let three = sessions(&[1000, 1000, 1000], &CloseReason::Eof);
     let f = three.find(FindingKind::ShortSessions).unwrap();
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(evidence(&f, "short_sessions"), 3);
@@ -238,13 +238,15 @@ fn short_sessions_need_three() {
 
 #[test]
 fn short_means_under_ten_seconds_open() {
-    assert!(sessions(&[9_999, 9_999, 9_999], CloseReason::Eof).has(FindingKind::ShortSessions));
-    assert!(!sessions(&[10_000, 10_000, 10_000], CloseReason::Eof).has(FindingKind::ShortSessions));
+    assert!(sessions(&[9_999, 9_999, 9_999], &CloseReason::Eof).has(FindingKind::ShortSessions));
+    assert!(
+        !sessions(&[10_000, 10_000, 10_000], &CloseReason::Eof).has(FindingKind::ShortSessions)
+    );
 }
 
 #[test]
 fn sessions_we_cancelled_are_not_a_reconnect_loop() {
-    let t = sessions(&[1000, 1000, 1000, 1000], CloseReason::Cancelled);
+    let t = sessions(&[1000, 1000, 1000, 1000], &CloseReason::Cancelled);
     assert!(!t.has(FindingKind::ShortSessions), "{:?}", t.alarms());
 }
 
@@ -256,32 +258,33 @@ fn reset() -> CloseReason {
 
 #[test]
 fn idle_timeout_is_three_sessions_ending_at_one_age() {
-    let t = sessions(&[100_000, 100_500, 101_000], reset());
+    let t = sessions(&[100_000, 100_500, 101_000], &reset());
     assert_eq!(
         t.severity(FindingKind::ProxyIdleTimeout),
         Some(Severity::Warning)
     );
-    assert!(!sessions(&[100_000, 110_000, 120_000], reset()).has(FindingKind::ProxyIdleTimeout));
-    assert!(!sessions(&[100_000, 100_500], reset()).has(FindingKind::ProxyIdleTimeout));
+    assert!(!sessions(&[100_000, 110_000, 120_000], &reset()).has(FindingKind::ProxyIdleTimeout));
+    assert!(!sessions(&[100_000, 100_500], &reset()).has(FindingKind::ProxyIdleTimeout));
     assert!(
-        sessions(&[100_000, 100_000, 100_000], CloseReason::Eof).has(FindingKind::ProxyIdleTimeout)
+        sessions(&[100_000, 100_000, 100_000], &CloseReason::Eof)
+            .has(FindingKind::ProxyIdleTimeout)
     );
 }
 
 #[test]
 fn idle_timeout_spread_edge_is_five_percent_of_the_median() {
     // Spread 5 s, median 105 s: 5 ≤ 5.25.
-    assert!(sessions(&[100_000, 105_000, 105_000], reset()).has(FindingKind::ProxyIdleTimeout));
+    assert!(sessions(&[100_000, 105_000, 105_000], &reset()).has(FindingKind::ProxyIdleTimeout));
     // Spread 5 s, median 100 s: exactly 5 %, still one age.
-    assert!(sessions(&[95_000, 100_000, 100_000], reset()).has(FindingKind::ProxyIdleTimeout));
+    assert!(sessions(&[95_000, 100_000, 100_000], &reset()).has(FindingKind::ProxyIdleTimeout));
     // Spread 6 s, median 106 s: 6 > 5.3.
-    assert!(!sessions(&[100_000, 106_000, 106_000], reset()).has(FindingKind::ProxyIdleTimeout));
+    assert!(!sessions(&[100_000, 106_000, 106_000], &reset()).has(FindingKind::ProxyIdleTimeout));
 }
 
 #[test]
 fn our_own_read_timeout_is_not_a_proxy_idle_timeout() {
     let ours = CloseReason::Timeout { idle_ms: 90_000 };
-    let t = sessions(&[100_000, 100_000, 100_000], ours);
+    let t = sessions(&[100_000, 100_000, 100_000], &ours);
     assert!(!t.has(FindingKind::ProxyIdleTimeout));
 }
 

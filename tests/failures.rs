@@ -229,12 +229,12 @@ fn healthy_stream(message: &Message) -> Response {
     event_stream(Body::from_stream(body))
 }
 
-fn peek_answer(messages: Vec<Value>) -> Response {
+fn peek_answer(messages: &[Value]) -> Response {
     Json(json!({"success": true, "data": {"messages": messages}})).into_response()
 }
 
 fn empty_peek() -> Router {
-    Router::new().route(PEEK, get(|| async { peek_answer(vec![]) }))
+    Router::new().route(PEEK, get(|| async { peek_answer(&[]) }))
 }
 
 /// The stream and the peek of a working server, the stream at `stream_path`.
@@ -248,7 +248,7 @@ fn healthy(stream_path: &str) -> Router {
         )
         .route(
             PEEK,
-            get(move || std::future::ready(peek_answer(vec![message.in_peek()]))),
+            get(move || std::future::ready(peek_answer(&[message.in_peek()]))),
         )
 }
 

@@ -83,7 +83,7 @@ async fn first_poll(base: &str, settings: PollSettings) -> Kind {
     first_round(base, settings).await.pop().unwrap().kind
 }
 
-fn json_response(status: StatusCode, body: Value) -> Response {
+fn json_response(status: StatusCode, body: &Value) -> Response {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
@@ -109,7 +109,7 @@ async fn peek_envelope_is_parsed_and_nothing_is_acknowledged() {
         s.headers.push(headers);
         json_response(
             StatusCode::OK,
-            json!({"success": true, "data": {"messages": [
+            &json!({"success": true, "data": {"messages": [
                 {"id": "m1", "conversationId": "c1", "fromAgentId": "peer", "fromAgentName": "Peer",
                  "toAgentId": AGENT, "content": "hello", "contentType": "text", "status": "delivered",
                  "createdAt": "2026-11-25T03:00:00Z", "metadata": {}},
@@ -166,7 +166,7 @@ async fn polls_repeat_at_the_interval() {
                 *c.lock().unwrap() += 1;
                 json_response(
                     StatusCode::OK,
-                    json!({"success": true, "data": {"messages": []}}),
+                    &json!({"success": true, "data": {"messages": []}}),
                 )
             }),
         )
@@ -197,7 +197,7 @@ async fn server_error_is_a_poll_failure_with_status_and_code() {
         get(|| async {
             json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"success": false, "error": {"code": "E_INTERNAL", "message": "boom", "retryable": true}}),
+                &json!({"success": false, "error": {"code": "E_INTERNAL", "message": "boom", "retryable": true}}),
             )
         }),
     );
@@ -252,7 +252,7 @@ async fn a_non_json_body_is_a_clear_failure() {
 async fn json_without_a_message_list_is_a_clear_failure() {
     let app = Router::new().route(
         "/messages/peek",
-        get(|| async { json_response(StatusCode::OK, json!({"success": true, "data": {}})) }),
+        get(|| async { json_response(StatusCode::OK, &json!({"success": true, "data": {}})) }),
     );
     let base = serve(app).await;
     match first_poll(&base, settings()).await {
@@ -272,7 +272,7 @@ async fn a_body_over_the_limit_is_refused_with_or_without_content_length() {
             "/sized/messages/peek",
             get(move || {
                 let big = big.clone();
-                async move { json_response(StatusCode::OK, serde_json::from_str(&big).unwrap()) }
+                async move { json_response(StatusCode::OK, &serde_json::from_str(&big).unwrap()) }
             }),
         )
         .route(
@@ -342,7 +342,7 @@ async fn a_probe_posts_to_the_agent_and_returns_the_message_id() {
                     *b.lock().unwrap() = Some((headers, v));
                     json_response(
                         StatusCode::CREATED,
-                        json!({"success": true, "data": {"message": {"id": "p-1"}}}),
+                        &json!({"success": true, "data": {"message": {"id": "p-1"}}}),
                     )
                 },
             ),
@@ -372,7 +372,7 @@ async fn a_refused_probe_says_why() {
         post(|| async {
             json_response(
                 StatusCode::FORBIDDEN,
-                json!({"success": false, "error": {"code": "E_FORBIDDEN", "message": "cannot send to self"}}),
+                &json!({"success": false, "error": {"code": "E_FORBIDDEN", "message": "cannot send to self"}}),
             )
         }),
     );
@@ -402,7 +402,7 @@ fn redirect(status: StatusCode, location: &str) -> Response {
 fn moved_inbox() -> Response {
     json_response(
         StatusCode::OK,
-        json!({"success": true, "data": {"messages": [{"id": "m1", "content": "moved"}]}}),
+        &json!({"success": true, "data": {"messages": [{"id": "m1", "content": "moved"}]}}),
     )
 }
 
@@ -549,7 +549,7 @@ async fn a_probe_redirected_with_307_is_posted_again_with_its_body() {
                     *b.lock().unwrap() = Some((headers, v));
                     json_response(
                         StatusCode::CREATED,
-                        json!({"success": true, "data": {"message": {"id": "p-2"}}}),
+                        &json!({"success": true, "data": {"message": {"id": "p-2"}}}),
                     )
                 },
             ),
@@ -593,7 +593,7 @@ async fn a_probe_answered_with_303_fetches_the_result_with_a_get() {
                     s.headers.push(headers);
                     json_response(
                         StatusCode::OK,
-                        json!({"success": true, "data": {"message": {"id": "p-3"}}}),
+                        &json!({"success": true, "data": {"message": {"id": "p-3"}}}),
                     )
                 },
             ),

@@ -43,7 +43,7 @@ fn event(i: u64, started: Instant) -> Observation {
 }
 
 /// Sends `RATE` events a second for `SECONDS`, in 1 ms slices.
-fn produce(tx: mpsc::SyncSender<Observation>, started: Instant) {
+fn produce(tx: &mpsc::SyncSender<Observation>, started: Instant) {
     let per_ms = RATE / 1000;
     for slice in 0..SECONDS * 1000 {
         for k in 0..per_ms {
@@ -125,7 +125,7 @@ pub fn run(full_monitor: impl Fn() -> Monitor) {
     let mut monitor = full_monitor();
     let (tx, rx) = mpsc::sync_channel(65_536);
     let started = Instant::now();
-    let producer = std::thread::spawn(move || produce(tx, started));
+    let producer = std::thread::spawn(move || produce(&tx, started));
     let (flooded, folded) = draw_loop(&mut monitor, Some(&rx));
     drop(rx);
     producer.join().expect("producer");

@@ -92,7 +92,7 @@ fn frame() -> String {
     )
 }
 
-async fn flood_stream(flood: Arc<Flood>) -> Response {
+fn flood_stream(flood: Arc<Flood>) -> Response {
     const BATCH: u64 = 64;
     let one = frame();
     let batch = Bytes::from(one.repeat(BATCH as usize));
@@ -117,7 +117,10 @@ async fn flood_stream(flood: Arc<Flood>) -> Response {
 async fn start_flood(flood: Flood) -> SocketAddr {
     let flood = Arc::new(flood);
     let app = Router::new()
-        .route("/messages/stream", get(move || flood_stream(flood.clone())))
+        .route(
+            "/messages/stream",
+            get(move || std::future::ready(flood_stream(flood.clone()))),
+        )
         .route(
             "/messages/peek",
             get(|| async {
@@ -558,6 +561,10 @@ impl Drop for Session {
     }
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one measurement script: floor, startup, idle, flood and keys, in order"
+)]
 async fn tui() {
     if Command::new("tmux").arg("-V").output().is_err() {
         println!("\n== tui: skipped (tmux not installed)");

@@ -115,7 +115,7 @@ async fn watch_headless(settings: &Settings, args: &CheckArgs) -> Result<Observe
         let fleet = Watched::simulated(settings, &sim).await?;
         (fleet, args.duration.div_f64(args.time_scale))
     };
-    let mut pipeline = Pipeline::start(&watched, settings).await?;
+    let mut pipeline = Pipeline::start(&watched, settings)?;
     let mut fleet = Fleet::new();
     for w in &watched {
         fleet.add(w.endpoint.agent.clone(), Monitor::new(w.thresholds.clone()));

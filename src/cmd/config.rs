@@ -1,5 +1,6 @@
 //! `config`: the effective settings, one per line, each with where it came from; the key masked.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use crate::config::Settings;
@@ -29,8 +30,8 @@ fn render(settings: &Settings) -> String {
         .max()
         .unwrap_or(0);
     rows.iter()
-        .map(|(name, value, source)| {
-            format!("{name:<name_width$}  {value:<value_width$}  {source}\n")
+        .fold(String::new(), |mut text, (name, value, source)| {
+            let _ = writeln!(text, "{name:<name_width$}  {value:<value_width$}  {source}");
+            text
         })
-        .collect()
 }

@@ -32,7 +32,7 @@ pub(super) async fn run(settings: Settings, args: ExporterArgs) -> Result<ExitCo
         watched.len()
     ));
     let server = tokio::spawn(exporter::serve(listener, shared.clone()));
-    let mut pipeline = Pipeline::start(&watched, &settings).await?;
+    let mut pipeline = Pipeline::start(&watched, &settings)?;
     tokio::select! {
         () = fold(&mut pipeline, &shared) => {}
         _ = tokio::signal::ctrl_c() => {}

@@ -2,6 +2,7 @@
 //! different end: the TUI (`tui`, `replay`), a headless verdict (`check`), or nothing but the
 //! simulator (`serve`).
 
+use std::fmt::Write as _;
 pub mod check;
 mod completions;
 mod config;
@@ -56,9 +57,9 @@ fn load_settings(monitor: &MonitorArgs, server: Option<&ServerArgs>) -> Result<S
 fn list_scenarios() -> ExitCode {
     let mut text = String::new();
     for s in Scenario::all() {
-        text += &format!("{:<16} {}\n", s.name(), s.summary());
+        let _ = writeln!(text, "{:<16} {}", s.name(), s.summary());
         for line in s.description().lines() {
-            text += &format!("{:<16} {}\n", "", line.trim());
+            let _ = writeln!(text, "{:<16} {}", "", line.trim());
         }
         text += "\n";
     }

@@ -193,9 +193,11 @@ fn sim_thresholds(settings: &Settings, args: &SimArgs) -> Thresholds {
 
 fn endpoint_for(base_url: &str, agent: &str, key: ApiKey, settings: &Settings) -> Result<Endpoint> {
     let mut endpoint = Endpoint::new(base_url, agent, key).map_err(|e| eyre!(e))?;
-    endpoint.agent_header = settings.agent_header.value.clone();
-    endpoint.stream_path = settings.stream_path.value.clone();
-    endpoint.peek_path = settings.peek_path.value.clone();
+    endpoint
+        .agent_header
+        .clone_from(&settings.agent_header.value);
+    endpoint.stream_path.clone_from(&settings.stream_path.value);
+    endpoint.peek_path.clone_from(&settings.peek_path.value);
     endpoint.trust = Trust::new(settings.ca_cert.value.as_deref()).map_err(|e| eyre!(e))?;
     Ok(endpoint)
 }
@@ -219,7 +221,7 @@ pub(super) struct Pipeline {
 impl Pipeline {
     /// Starts a stream and a poll source per watched agent (agent `i` of `watched` tags its
     /// observations `i`), the tick, and the recording if `--record` asks for one.
-    pub async fn start(watched: &[Watched], settings: &Settings) -> Result<Pipeline> {
+    pub fn start(watched: &[Watched], settings: &Settings) -> Result<Pipeline> {
         let clock = Clock::start();
         let (raw_tx, raw_rx) = mpsc::channel(CHANNEL);
         let mut tasks = Vec::with_capacity(watched.len() * 2 + 1);
@@ -255,9 +257,8 @@ impl Pipeline {
         tasks.push(tokio::spawn(tick(clock, tick_every, raw_tx.clone())));
         let (observations, recorder, tee) = match &settings.record.value {
             Some(path) => {
-                let (recorder, writer) = record::start(path, &recording_header(watched))
-                    .await
-                    .map_err(|e| eyre!(e))?;
+                let (recorder, writer) =
+                    record::start(path, &recording_header(watched)).map_err(|e| eyre!(e))?;
                 let (observations, tee) = tee(raw_rx, recorder.clone());
                 (observations, Some((recorder, writer)), Some(tee))
             }

@@ -33,7 +33,7 @@ pub(super) async fn watch(settings: Settings) -> Result<ExitCode> {
 
 /// The TUI over every watched agent: the fleet view first when there are several.
 async fn monitor(watched: Vec<Watched>, settings: Settings) -> Result<ExitCode> {
-    let mut pipeline = Pipeline::start(&watched, &settings).await?;
+    let mut pipeline = Pipeline::start(&watched, &settings)?;
     let mut fleet = Fleet::new();
     for w in &watched {
         fleet.add(w.endpoint.agent.clone(), Monitor::new(w.thresholds.clone()));

@@ -118,6 +118,10 @@ fn histograms<'a>(
         .map(move |a| (agent_label(a), which(a.series).clone()))
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one call per metric family, in the order of the exposition: a table, read whole"
+)]
 fn encode_families(agents: &[Scraped<'_>], enc: &mut DescriptorEncoder) -> fmt::Result {
     let seconds = Some(&Unit::Seconds);
 

@@ -135,9 +135,7 @@ impl Inbox {
 
     fn entry(&mut self, message: &WireMessage) -> (&mut InboxEntry, bool) {
         let key = key_of(message);
-        let seq = if let Some(&seq) = self.by_key.get(&key) {
-            seq
-        } else {
+        let Some(&seq) = self.by_key.get(&key) else {
             if self.entries.len() == self.capacity
                 && let Some((_, old)) = self.entries.pop_first()
             {

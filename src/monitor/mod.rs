@@ -3,6 +3,7 @@
 //! `Monitor::apply` is pure — no IO, no clock reads: time is whatever the observations say. The same
 //! sequence of observations (live, or from a recording) always yields the same state and findings.
 
+use std::fmt::Write as _;
 pub mod connection;
 pub mod diagnosis;
 pub mod inbox;
@@ -648,10 +649,10 @@ impl StreamAnswer<'_> {
             self.ttfb_ms
         );
         if let Some(enc) = self.content_encoding {
-            detail.push_str(&format!(", content-encoding: {enc}"));
+            let _ = write!(detail, ", content-encoding: {enc}");
         }
         if let Some(e) = self.error {
-            detail.push_str(&format!(" — {}", e.summary()));
+            let _ = write!(detail, " — {}", e.summary());
         }
         detail
     }

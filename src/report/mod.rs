@@ -268,7 +268,7 @@ impl Report<'_> {
     /// Simulated seconds per real second, when that is not 1.
     fn time_scale(&self) -> Option<f64> {
         let scale = self.m.thresholds.time_scale;
-        (scale.is_finite() && scale > 0.0 && scale != 1.0).then_some(scale)
+        (scale.is_finite() && scale > 0.0 && (scale - 1.0).abs() > f64::EPSILON).then_some(scale)
     }
 
     /// `demo: stall, 20× real time (simulated seconds)`: the source and how its time is counted.

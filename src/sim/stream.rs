@@ -215,14 +215,15 @@ impl Pump {
         let keep_alive_at = self.relay.keep_alive.map(|after| self.last_write + after);
         let end = self.relay.end.map(|(age, how)| (self.opened + age, how));
         tokio::select! {
-            frame = self.connection.frames.recv() => match frame {
-                Some(frame) => self.write(frame),
-                // A newer connection took the agent id: whatever is held goes out, then EOF.
-                None => {
+            frame = self.connection.frames.recv() => {
+                if let Some(frame) = frame {
+                    self.write(frame);
+                } else {
+                    // A newer connection took the agent id: whatever is held goes out, then EOF.
                     self.flush();
                     self.done = true;
                 }
-            },
+            }
             () = at(keep_alive_at) => self.write(Bytes::from_static(frames::KEEP_ALIVE)),
             () = at(self.next_flush) => self.burst(),
             () = at(end.map(|(when, _)| when)) => {

@@ -941,7 +941,7 @@ mod tests {
                     0..30,
                 ),
             ) {
-                let input = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+                let input = lines.iter().flat_map(|l| [l.as_str(), "\n"]).collect::<String>();
                 let ours: Vec<(String, String)> = events(&parse(&input))
                     .into_iter()
                     .map(|f| (f.event, f.data))

@@ -3,6 +3,7 @@
 //! Each peek is observed as the redirects it followed (`Redirected`), then one `PollOk` or
 //! `PollFailed`.
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -83,12 +84,12 @@ async fn poll_once(
         let api_error = ApiError::from_body(&body);
         let mut error = http_status_text(status);
         if let Some(why) = redirect::not_followed(status) {
-            error.push_str(&format!(" {why}"));
+            let _ = write!(error, " {why}");
         }
         if let Some(summary) = api_error.as_ref().map(ApiError::summary)
             && !summary.is_empty()
         {
-            error.push_str(&format!(": {summary}"));
+            let _ = write!(error, ": {summary}");
         }
         return failed(Some(status.as_u16()), None, error, api_error);
     }

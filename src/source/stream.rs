@@ -14,6 +14,7 @@
 //! server sends, and invalid UTF-8 is decoded lossily (U+FFFD) instead of ending the session —
 //! a monitor must keep watching a server that misbehaves, and show what it sent.
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -172,19 +173,20 @@ impl StreamSource {
             fmt_duration(d.ceiling)
         );
         if let Some(r) = self.server_retry {
-            reason.push_str(&format!(", server retry: {}", fmt_duration(r)));
+            let _ = write!(reason, ", server retry: {}", fmt_duration(r));
             if d.server_retry_clipped {
-                reason.push_str(&format!(
+                let _ = write!(
+                    reason,
                     ", clipped to the {} maximum",
                     fmt_duration(MAX_SERVER_RETRY)
-                ));
+                );
             }
         }
         reason.push(')');
         if d.retry_after_applied
             && let Some(r) = outcome.retry_after
         {
-            reason.push_str(&format!("; server asked to wait {}", fmt_duration(r)));
+            let _ = write!(reason, "; server asked to wait {}", fmt_duration(r));
         }
         (d.delay, reason)
     }
@@ -305,28 +307,7 @@ impl StreamSource {
         .await?;
 
         if !status.is_success() {
-            let mut detail = http_status_text(status);
-            if let Some(why) = redirect::not_followed(status) {
-                detail.push_str(&format!(" {why}"));
-            }
-            if let Some(summary) = error.as_ref().map(ApiError::summary)
-                && !summary.is_empty()
-            {
-                detail.push_str(&format!(": {summary}"));
-            }
-            let mut outcome = Outcome::failed(detail.clone());
-            outcome.retry_after = retry_after;
-            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-                let code = error
-                    .as_ref()
-                    .and_then(|e| e.code.clone())
-                    .or_else(|| status.canonical_reason().map(str::to_owned))
-                    .unwrap_or_default();
-                outcome.auth = Some(format!(
-                    "{} {code}: check the API key / agent id",
-                    status.as_u16()
-                ));
-            }
+            let (detail, outcome) = refused(status, error.as_ref(), retry_after);
             return self
                 .closed_with(session, CloseReason::Rejected { detail }, outcome)
                 .await;
@@ -565,4 +546,35 @@ async fn next_command(
         }
     }
     std::future::pending().await
+}
+
+/// What a refused response (4xx/5xx) says: its status, why a redirect was not followed, the
+/// server's own error summary, and for 401/403 what to check.
+fn refused(
+    status: StatusCode,
+    error: Option<&ApiError>,
+    retry_after: Option<Duration>,
+) -> (String, Outcome) {
+    let mut detail = http_status_text(status);
+    if let Some(why) = redirect::not_followed(status) {
+        let _ = write!(detail, " {why}");
+    }
+    if let Some(summary) = error.map(ApiError::summary)
+        && !summary.is_empty()
+    {
+        let _ = write!(detail, ": {summary}");
+    }
+    let mut outcome = Outcome::failed(detail.clone());
+    outcome.retry_after = retry_after;
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        let code = error
+            .and_then(|e| e.code.clone())
+            .or_else(|| status.canonical_reason().map(str::to_owned))
+            .unwrap_or_default();
+        outcome.auth = Some(format!(
+            "{} {code}: check the API key / agent id",
+            status.as_u16()
+        ));
+    }
+    (detail, outcome)
 }

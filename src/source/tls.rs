@@ -13,6 +13,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -267,7 +268,7 @@ fn names(presented: &[String]) -> String {
         .collect();
     let mut text = shown.join(", ");
     if presented.len() > MAX_NAMES_SHOWN {
-        text.push_str(&format!(" and {} more", presented.len() - MAX_NAMES_SHOWN));
+        let _ = write!(text, " and {} more", presented.len() - MAX_NAMES_SHOWN);
     }
     text
 }

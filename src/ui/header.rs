@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use std::fmt::Write as _;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::{Target, Theme, human};
@@ -113,7 +114,7 @@ fn status_line(
     width: usize,
 ) -> Line<'static> {
     let (state, reason, color) = state_text(m);
-    let stats = m.stats();
+    let counts = m.stats();
     let mut items = Vec::new();
     let lost = target
         .recorder_lost
@@ -132,9 +133,9 @@ fn status_line(
             theme.fg(Color::Magenta).add_modifier(Modifier::BOLD),
         ));
     }
-    if stats.messages_only_polled > 0 {
+    if counts.messages_only_polled > 0 {
         items.push(Span::styled(
-            format!("only-polled {}", stats.messages_only_polled),
+            format!("only-polled {}", counts.messages_only_polled),
             theme.fg(Color::Red).add_modifier(Modifier::BOLD),
         ));
     }
@@ -147,13 +148,13 @@ fn status_line(
         [
             format!(
                 "sessions {} (reconnects {})",
-                stats.sessions, stats.reconnects
+                counts.sessions, counts.reconnects
             ),
-            format!("heartbeats {}", stats.heartbeats),
-            format!("events {}", stats.events),
+            format!("heartbeats {}", counts.heartbeats),
+            format!("events {}", counts.events),
             format!(
                 "msgs streamed {} polled {}",
-                stats.messages_streamed, stats.messages_polled
+                counts.messages_streamed, counts.messages_polled
             ),
         ]
         .map(Span::raw),
@@ -199,7 +200,7 @@ fn state_text(m: &Monitor) -> (String, Option<String>, Color) {
         ConnState::Open { session, since } => {
             let mut s = format!("open {} (session {session})", human(now.since(*since)));
             if let Some(prev) = m.connection.previous_open_for {
-                s.push_str(&format!(", previous lasted {}", human(prev)));
+                let _ = write!(s, ", previous lasted {}", human(prev));
             }
             (s, None, Color::Green)
         }

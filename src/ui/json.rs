@@ -15,13 +15,13 @@ const INDENT: &str = "  ";
 /// The lines of `value`, pretty-printed and folded.
 pub fn pretty(value: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    write(value, 0, String::new(), "", &mut out);
+    write(value, 0, "", "", &mut out);
     out
 }
 
 /// Writes `value` at `depth`, its first line starting with `lead` (indent and key), its last
 /// ending with `tail` (a comma, or nothing).
-fn write(value: &Value, depth: usize, lead: String, tail: &str, out: &mut Vec<String>) {
+fn write(value: &Value, depth: usize, lead: &str, tail: &str, out: &mut Vec<String>) {
     let indent = INDENT.repeat(depth);
     match value {
         Value::Object(map) if map.is_empty() => out.push(format!("{lead}{{}}{tail}")),
@@ -40,7 +40,7 @@ fn write(value: &Value, depth: usize, lead: String, tail: &str, out: &mut Vec<St
                 write(
                     v,
                     depth + 1,
-                    format!("{inner}{}: ", string(key)),
+                    &format!("{inner}{}: ", string(key)),
                     comma,
                     out,
                 );
@@ -52,7 +52,7 @@ fn write(value: &Value, depth: usize, lead: String, tail: &str, out: &mut Vec<St
             let inner = format!("{indent}{INDENT}");
             for (i, v) in items.iter().enumerate() {
                 let comma = if i + 1 < items.len() { "," } else { "" };
-                write(v, depth + 1, inner.clone(), comma, out);
+                write(v, depth + 1, &inner, comma, out);
             }
             out.push(format!("{indent}]{tail}"));
         }
@@ -79,15 +79,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn text(v: Value) -> String {
-        pretty(&v).join("\n")
+    fn text(v: &Value) -> String {
+        pretty(v).join("\n")
     }
 
     #[test]
     fn objects_and_arrays_are_indented_with_their_commas() {
         let v = json!({"content": "hi", "empty": {}, "n": 3, "ok": true, "tags": ["a", null]});
         assert_eq!(
-            text(v),
+            text(&v),
             r#"{
   "content": "hi",
   "empty": {},
@@ -99,15 +99,15 @@ mod tests {
   ]
 }"#
         );
-        assert_eq!(text(json!("x")), r#""x""#);
-        assert_eq!(text(json!([])), "[]");
+        assert_eq!(text(&json!("x")), r#""x""#);
+        assert_eq!(text(&json!([])), "[]");
     }
 
     #[test]
     fn deep_and_long_payloads_are_folded() {
         let v = json!({"a": {"b": {"c": {"d": {"e": 1}, "f": [1, 2], "g": []}}}});
         assert_eq!(
-            text(v),
+            text(&v),
             r#"{
   "a": {
     "b": {
@@ -122,7 +122,7 @@ mod tests {
         );
         let long: Vec<u32> = (0..40).collect();
         assert_eq!(
-            text(json!({"few": [1], "items": long})),
+            text(&json!({"few": [1], "items": long})),
             "{\n  \"few\": [\n    1\n  ],\n  \"items\": [… 40 items]\n}"
         );
         let exactly = vec![0; MAX_ITEMS];

@@ -5,6 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState};
+use std::fmt::Write as _;
 
 use super::{Theme, focused, pane_block, skip_for};
 use crate::monitor::Monitor;
@@ -63,10 +64,11 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Monitor, view: &ViewState, them
         } else {
             ""
         };
-        title.push_str(&format!(
+        let _ = write!(
+            title,
             "[filter: {}{invalid}] ",
             sanitize::line(view.filter.text())
-        ));
+        );
     }
     if view.log.following() {
         title.push_str("▼ following ");

@@ -92,7 +92,7 @@ impl Theme {
         Style::default().add_modifier(Modifier::REVERSED)
     }
 
-    fn border(&self, focused: bool) -> Style {
+    fn border(self, focused: bool) -> Style {
         if focused {
             self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
         } else {

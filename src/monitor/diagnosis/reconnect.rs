@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use super::{Finding, FindingKind, Severity, ev};
 use crate::monitor::{Monitor, Redirect};
@@ -93,9 +94,10 @@ pub(super) fn redirected(m: &Monitor) -> Option<Finding> {
         if call.len() == 1 { "" } else { "s" }
     );
     if let Some(url) = cross_origin.first() {
-        summary.push_str(&format!(
+        let _ = write!(
+            summary,
             "; a hop left the origin ({url}), and the key was not sent there"
-        ));
+        );
     }
     Some(Finding {
         kind: FindingKind::Redirected,

@@ -223,7 +223,7 @@ mod tests {
     use crate::testkit::{Timeline, evidence};
 
     /// Sessions open for `ages_ms`, each with one heartbeat, ended by `reason`, 500 ms apart.
-    fn sessions(ages_ms: &[u64], reason: CloseReason) -> Timeline {
+    fn sessions(ages_ms: &[u64], reason: &CloseReason) -> Timeline {
         let mut t = Timeline::new();
         let mut now = 0;
         for (i, age) in ages_ms.iter().enumerate() {
@@ -245,17 +245,17 @@ mod tests {
 
     #[test]
     fn a_reconnect_loop_needs_three_short_sessions() {
-        assert!(!sessions(&[1000, 1000], CloseReason::Eof).has(FindingKind::ShortSessions));
-        assert!(sessions(&[1000, 1000, 1000], CloseReason::Eof).has(FindingKind::ShortSessions));
+        assert!(!sessions(&[1000, 1000], &CloseReason::Eof).has(FindingKind::ShortSessions));
+        assert!(sessions(&[1000, 1000, 1000], &CloseReason::Eof).has(FindingKind::ShortSessions));
         assert!(
-            !sessions(&[11_000, 11_000, 11_000], CloseReason::Eof).has(FindingKind::ShortSessions)
+            !sessions(&[11_000, 11_000, 11_000], &CloseReason::Eof).has(FindingKind::ShortSessions)
         );
     }
 
     #[test]
     fn a_reconnect_loop_is_raised_when_the_third_short_session_ends() {
         // Sessions end at 1 s, 2.5 s, 4 s and 5.5 s.
-        let t = sessions(&[1000, 1000, 1000, 1000], CloseReason::Eof);
+        let t = sessions(&[1000, 1000, 1000, 1000], &CloseReason::Eof);
         let f = t.find(FindingKind::ShortSessions).unwrap();
         assert_eq!(evidence(&f, "short_sessions"), 4);
         assert_eq!(f.first_seen, Some(t.wall(0)));
@@ -266,8 +266,8 @@ mod tests {
     #[test]
     fn a_takeover_is_three_clean_ends_at_irregular_young_ages() {
         let ages = [1200, 3400, 2100];
-        assert!(!sessions(&ages[..2], CloseReason::Eof).has(FindingKind::SessionTakeover));
-        let t = sessions(&ages, CloseReason::Eof);
+        assert!(!sessions(&ages[..2], &CloseReason::Eof).has(FindingKind::SessionTakeover));
+        let t = sessions(&ages, &CloseReason::Eof);
         let f = t
             .find(FindingKind::SessionTakeover)
             .expect("three irregular clean ends");
@@ -291,23 +291,24 @@ mod tests {
     fn a_takeover_needs_ages_further_apart_than_the_idle_spread() {
         // 5 % of the 20 s median is 1 s.
         assert!(
-            !sessions(&[19_500, 20_000, 20_500], CloseReason::Eof)
+            !sessions(&[19_500, 20_000, 20_500], &CloseReason::Eof)
                 .has(FindingKind::SessionTakeover)
         );
         assert!(
-            sessions(&[19_500, 20_000, 20_501], CloseReason::Eof).has(FindingKind::SessionTakeover)
+            sessions(&[19_500, 20_000, 20_501], &CloseReason::Eof)
+                .has(FindingKind::SessionTakeover)
         );
     }
 
     #[test]
     fn a_takeover_ends_sessions_cleanly_within_a_band() {
-        assert!(!sessions(&[1200, 3400, 2100], reset()).has(FindingKind::SessionTakeover));
-        let older = sessions(&[12_000, 30_001, 21_000], CloseReason::Eof);
+        assert!(!sessions(&[1200, 3400, 2100], &reset()).has(FindingKind::SessionTakeover));
+        let older = sessions(&[12_000, 30_001, 21_000], &CloseReason::Eof);
         assert!(
             !older.has(FindingKind::SessionTakeover),
             "one outlived the band"
         );
-        let within = sessions(&[12_000, 30_000, 21_000], CloseReason::Eof);
+        let within = sessions(&[12_000, 30_000, 21_000], &CloseReason::Eof);
         assert!(within.has(FindingKind::SessionTakeover));
     }
 
@@ -331,20 +332,22 @@ mod tests {
 
     #[test]
     fn idle_timeout_is_sessions_ending_at_one_age() {
-        assert!(sessions(&[100_000, 100_500, 101_000], reset()).has(FindingKind::ProxyIdleTimeout));
         assert!(
-            !sessions(&[100_000, 110_000, 120_000], reset()).has(FindingKind::ProxyIdleTimeout)
+            sessions(&[100_000, 100_500, 101_000], &reset()).has(FindingKind::ProxyIdleTimeout)
         );
-        assert!(!sessions(&[100_000, 100_000], reset()).has(FindingKind::ProxyIdleTimeout));
+        assert!(
+            !sessions(&[100_000, 110_000, 120_000], &reset()).has(FindingKind::ProxyIdleTimeout)
+        );
+        assert!(!sessions(&[100_000, 100_000], &reset()).has(FindingKind::ProxyIdleTimeout));
         // Our own read timeout ends sessions at a constant age too; that is not a proxy.
         let ours = CloseReason::Timeout { idle_ms: 90_000 };
-        assert!(!sessions(&[100_000, 100_000, 100_000], ours).has(FindingKind::ProxyIdleTimeout));
+        assert!(!sessions(&[100_000, 100_000, 100_000], &ours).has(FindingKind::ProxyIdleTimeout));
     }
 
     #[test]
     fn an_idle_timeout_is_raised_when_the_third_session_at_that_age_ends() {
         // Sessions end at 100 s, 201 s, 302.5 s and 403.2 s.
-        let t = sessions(&[100_000, 100_500, 101_000, 100_200], reset());
+        let t = sessions(&[100_000, 100_500, 101_000, 100_200], &reset());
         let f = t.find(FindingKind::ProxyIdleTimeout).unwrap();
         assert_eq!(evidence(&f, "sessions"), 4);
         assert_eq!(f.raised_at, Some(t.wall(302_500)));
@@ -356,7 +359,7 @@ mod tests {
         // Two odd ages, then ten at one age: the odd ones are out of the window.
         let mut ages = vec![150_000, 50_000];
         ages.extend([100_000; 10]);
-        let t = sessions(&ages, reset());
+        let t = sessions(&ages, &reset());
         let f = t.find(FindingKind::ProxyIdleTimeout).unwrap();
         assert_eq!(evidence(&f, "sessions"), 10);
         // Sessions 3 to 5 are the first three of the window: raised when session 5 ended.

@@ -243,7 +243,7 @@ pub(super) fn stacked(m: &Monitor) -> Option<Finding> {
     let raised_at = depths
         .iter()
         .find(|(_, depth)| *depth >= 2)
-        .and_then(|(at, _)| ticks.iter().find(|tick| tick.at == *at))
+        .and_then(|(at, _)| ticks.iter().find(|tick| tick.at.to_bits() == at.to_bits()))
         .map(|tick| tick.received);
     // The newest tick of each timer counted at the deepest moment.
     let mut examples: Vec<DateTime<Utc>> = regular
