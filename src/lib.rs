@@ -2,18 +2,18 @@
 //!
 //! Data flows one way: sources → [`observation::Observation`] → pure [`monitor::Monitor`] → views.
 
-pub mod app;
+pub(crate) mod app;
 pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod exporter;
-pub mod fleet;
+pub(crate) mod fleet;
 pub mod logging;
 pub mod monitor;
 pub mod observation;
 pub mod record;
-pub mod report;
-pub mod sanitize;
+pub(crate) mod report;
+pub(crate) mod sanitize;
 pub mod secret;
 pub mod sim;
 pub mod source;

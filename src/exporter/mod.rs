@@ -26,9 +26,9 @@
 //! real seconds as the model measured them (the monotonic clock; delivery latency from wall
 //! clocks), the seconds Prometheus' own `rate()` counts in: a time-scaled simulator is not rescaled.
 
-pub mod metrics;
-pub mod series;
-pub mod serve;
+pub(crate) mod metrics;
+pub(crate) mod series;
+pub(crate) mod serve;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

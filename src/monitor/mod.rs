@@ -5,13 +5,13 @@
 
 use std::fmt::Write as _;
 pub mod connection;
-pub mod diagnosis;
-pub mod inbox;
-pub mod intervals;
-pub mod log;
-pub mod probe;
+pub(crate) mod diagnosis;
+pub(crate) mod inbox;
+pub(crate) mod intervals;
+pub(crate) mod log;
+pub(crate) mod probe;
 pub mod rate;
-pub mod ring;
+pub(crate) mod ring;
 pub mod verdict;
 
 use chrono::{DateTime, Utc};

@@ -22,7 +22,7 @@ mod poll;
 mod redirect;
 pub mod replay;
 mod stream;
-pub mod tls;
+pub(crate) mod tls;
 
 pub use poll::run_poll;
 pub use redirect::MAX_REDIRECTS;

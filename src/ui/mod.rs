@@ -1,19 +1,19 @@
 //! The views: pure functions of the model and the view state. Every server-provided string goes
 //! through `sanitize` before it reaches a widget.
 
-pub mod filter;
+pub(crate) mod filter;
 mod findings;
-pub mod fleet;
+pub(crate) mod fleet;
 mod footer;
 mod header;
 mod inbox;
 mod json;
-pub mod keys;
+pub(crate) mod keys;
 mod log;
 mod popup;
 mod rate;
 mod sessions;
-pub mod time;
+pub(crate) mod time;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
