@@ -257,18 +257,43 @@ fn reset() -> CloseReason {
 }
 
 #[test]
-fn idle_timeout_is_three_sessions_ending_at_one_age() {
-    let t = sessions(&[100_000, 100_500, 101_000], &reset());
+fn idle_timeout_is_two_sessions_ending_at_one_age() {
+    let t = sessions(&[100_000, 100_500], &reset());
     assert_eq!(
         t.severity(FindingKind::ProxyIdleTimeout),
         Some(Severity::Warning)
     );
+    let f = t.find(FindingKind::ProxyIdleTimeout).unwrap();
+    assert_eq!(f.raised_at, Some(t.wall(201_000)), "the second session's end");
     assert!(!sessions(&[100_000, 110_000, 120_000], &reset()).has(FindingKind::ProxyIdleTimeout));
-    assert!(!sessions(&[100_000, 100_500], &reset()).has(FindingKind::ProxyIdleTimeout));
-    assert!(
-        sessions(&[100_000, 100_000, 100_000], &CloseReason::Eof)
-            .has(FindingKind::ProxyIdleTimeout)
-    );
+    assert!(!sessions(&[100_000], &reset()).has(FindingKind::ProxyIdleTimeout));
+    assert!(sessions(&[100_000, 100_000], &CloseReason::Eof).has(FindingKind::ProxyIdleTimeout));
+}
+
+#[test]
+fn a_pair_at_one_age_is_one_percent_of_the_median_apart_at_most() {
+    // Median 101 s: 1.01 s.
+    assert!(sessions(&[100_000, 101_000], &reset()).has(FindingKind::ProxyIdleTimeout));
+    assert!(sessions(&[101_000, 100_000], &reset()).has(FindingKind::ProxyIdleTimeout));
+    // 1.1 s apart: two such sessions could be chance; a third near them is not.
+    assert!(!sessions(&[100_000, 101_100], &reset()).has(FindingKind::ProxyIdleTimeout));
+    let third = sessions(&[100_000, 101_100, 103_000], &reset());
+    let f = third.find(FindingKind::ProxyIdleTimeout).unwrap();
+    assert_eq!(f.raised_at, Some(third.wall(305_100)), "the third session's end");
+}
+
+#[test]
+fn resets_at_random_ages_are_no_idle_timeout() {
+    // A flaky server's mid-stream resets, at ages anywhere in 20-40 s: a dozen never look like
+    // one age, and a chance pair within 1 % (3 % of pairs) is all the pair rule adds.
+    let mut pairs = 0;
+    for mut seed in 1..=1000 {
+        let ages: Vec<u64> = (0..12).map(|_| 20_000 + lcg(&mut seed, 20_000)).collect();
+        let t = sessions(&ages, &reset());
+        assert!(!t.has(FindingKind::ProxyIdleTimeout), "ages {ages:?}");
+        pairs += usize::from(sessions(&ages[..2], &reset()).has(FindingKind::ProxyIdleTimeout));
+    }
+    assert!(pairs < 50, "{pairs} of 1000 random pairs look like one age");
 }
 
 #[test]

@@ -12,7 +12,11 @@ use crate::observation::CloseReason;
 use crate::sanitize;
 
 /// Sessions ending at one age make an idle timeout from this many on.
-const IDLE_TIMEOUT_SESSIONS: usize = 3;
+const IDLE_TIMEOUT_SESSIONS: usize = 2;
+/// Just two sessions make one only when their ages agree this many times closer than the idle
+/// spread: a proxy cuts at its configured age give or take a round trip, and a pair of chance
+/// ages (a flaky server's resets, 20-40 s) rarely lands that close; from three on, the spread.
+const PAIR_TIGHTNESS: f64 = 5.0;
 /// The newest long sessions judged for an idle timeout.
 const IDLE_TIMEOUT_WINDOW: usize = 10;
 
@@ -167,10 +171,16 @@ pub(super) fn takeover(m: &Monitor) -> Option<Finding> {
     })
 }
 
-/// Enough sessions, their ages within `spread` (a fraction of the median) of each other.
+/// Enough sessions, their ages within `spread` (a fraction of the median) of each other; a
+/// [`PAIR_TIGHTNESS`] times closer when they are only two.
 fn at_one_age(sessions: &[(&Session, Duration)], spread: f64) -> bool {
     let (min, med, max) = age_stats(sessions);
-    sessions.len() >= IDLE_TIMEOUT_SESSIONS && max - min <= med * spread
+    let allowed = if sessions.len() == IDLE_TIMEOUT_SESSIONS {
+        spread / PAIR_TIGHTNESS
+    } else {
+        spread
+    };
+    sessions.len() >= IDLE_TIMEOUT_SESSIONS && max - min <= med * allowed
 }
 
 /// Several sessions ending at the same, not short, age: an intermediary's idle/age timeout.
@@ -338,20 +348,40 @@ mod tests {
         assert!(
             !sessions(&[100_000, 110_000, 120_000], &reset()).has(FindingKind::ProxyIdleTimeout)
         );
-        assert!(!sessions(&[100_000, 100_000], &reset()).has(FindingKind::ProxyIdleTimeout));
+        assert!(sessions(&[100_000, 100_000], &reset()).has(FindingKind::ProxyIdleTimeout));
+        assert!(!sessions(&[100_000], &reset()).has(FindingKind::ProxyIdleTimeout));
         // Our own read timeout ends sessions at a constant age too; that is not a proxy.
         let ours = CloseReason::Timeout { idle_ms: 90_000 };
         assert!(!sessions(&[100_000, 100_000, 100_000], &ours).has(FindingKind::ProxyIdleTimeout));
     }
 
     #[test]
-    fn an_idle_timeout_is_raised_when_the_third_session_at_that_age_ends() {
-        // Sessions end at 100 s, 201 s, 302.5 s and 403.2 s.
-        let t = sessions(&[100_000, 100_500, 101_000, 100_200], &reset());
+    fn two_sessions_are_an_idle_timeout_only_within_a_fifth_of_the_spread() {
+        // 5 % / 5 = 1 % of the 101 s median is 1.01 s.
+        assert!(sessions(&[100_000, 101_000], &reset()).has(FindingKind::ProxyIdleTimeout));
+        assert!(!sessions(&[100_000, 101_100], &reset()).has(FindingKind::ProxyIdleTimeout));
+        // A third at the same age makes the looser pair one age after all.
+        assert!(
+            sessions(&[100_000, 101_100, 100_500], &reset()).has(FindingKind::ProxyIdleTimeout)
+        );
+    }
+
+    #[test]
+    fn an_idle_timeout_is_raised_when_the_second_session_at_that_age_ends() {
+        // Sessions end at 100 s, 200.8 s, 302.3 s and 403 s.
+        let t = sessions(&[100_000, 100_300, 101_000, 100_200], &reset());
         let f = t.find(FindingKind::ProxyIdleTimeout).unwrap();
         assert_eq!(evidence(&f, "sessions"), 4);
-        assert_eq!(f.raised_at, Some(t.wall(302_500)));
-        assert_eq!(f.last_seen, Some(t.wall(403_200)));
+        assert_eq!(f.raised_at, Some(t.wall(200_800)));
+        assert_eq!(f.last_seen, Some(t.wall(403_000)));
+    }
+
+    #[test]
+    fn a_pair_too_far_apart_waits_for_the_third_session() {
+        // 100 s and 101.5 s (1.5 % apart), then 100.5 s: one age from the third end, at 303 s.
+        let t = sessions(&[100_000, 101_500, 100_500], &reset());
+        let f = t.find(FindingKind::ProxyIdleTimeout).unwrap();
+        assert_eq!(f.raised_at, Some(t.wall(303_000)));
     }
 
     #[test]
@@ -362,8 +392,8 @@ mod tests {
         let t = sessions(&ages, &reset());
         let f = t.find(FindingKind::ProxyIdleTimeout).unwrap();
         assert_eq!(evidence(&f, "sessions"), 10);
-        // Sessions 3 to 5 are the first three of the window: raised when session 5 ended.
-        let fifth_end = 150_000 + 50_000 + 3 * 100_000 + 4 * 500;
-        assert_eq!(f.raised_at, Some(t.wall(fifth_end)));
+        // Sessions 3 and 4 are the first two of the window: raised when session 4 ended.
+        let fourth_end = 150_000 + 50_000 + 2 * 100_000 + 3 * 500;
+        assert_eq!(f.raised_at, Some(t.wall(fourth_end)));
     }
 }
