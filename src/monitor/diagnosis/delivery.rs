@@ -1,12 +1,14 @@
 //! The delivery family: messages polling sees that the stream never carried, messages the stream
 //! carried twice, and how fast it delivers when it does.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 use super::{Finding, FindingKind, Severity, ev, median, min_max, secs, shown_s};
 use crate::monitor::Monitor;
 use crate::monitor::connection::ConnState;
+use crate::monitor::inbox::Sighting;
 use crate::observation::Mono;
 use crate::sanitize;
 
@@ -36,6 +38,28 @@ fn chance_given(m: &Monitor, polled: Mono) -> Option<Mono> {
         .min()
 }
 
+/// How far the server's clock runs behind ours: the least delay a heartbeat's payload time shows
+/// (a network's delay adds to it, so it is an upper bound). Zero without heartbeats, or when the
+/// server's clock runs ahead.
+fn server_clock_lag(m: &Monitor) -> Duration {
+    m.heartbeats
+        .recent
+        .iter()
+        .filter_map(|b| (b.wall - b.sent?).to_std().ok())
+        .min()
+        .unwrap_or_default()
+}
+
+/// When a message polled at `polled` entered the inbox, on our clock: its `createdAt`, read
+/// against ours through the heartbeats' clock lag. The poll itself when it has none, or when the
+/// server's clock puts it after the poll.
+fn entered(created: Option<DateTime<Utc>>, polled: Sighting, lag: Duration) -> Mono {
+    let before_poll = created
+        .and_then(|c| (polled.wall - c).to_std().ok())
+        .map_or(Duration::ZERO, |d| d.saturating_sub(lag));
+    polled.t.saturating_sub(before_poll)
+}
+
 /// Messages the inbox shows that the stream has not delivered, past the grace period.
 pub(super) fn gap(m: &Monitor) -> Option<Finding> {
     // The stream may deliver late (a buffering proxy): a message is lost, not late, once it has
@@ -48,33 +72,39 @@ pub(super) fn gap(m: &Monitor) -> Option<Finding> {
         .max()
         .map_or(Duration::ZERO, |ms| Duration::from_millis(ms as u64));
     let grace = m.thresholds.delivery_grace + latest_delivery;
-    // Each late message, with when it became late: past the grace, and the stream had its chance.
+    let lag = server_clock_lag(m);
+    // Each late message, with when it became late: the grace since it entered the inbox ran out
+    // while the stream had its chance, known no earlier than the peek that showed it.
     let late: Vec<_> = m
         .inbox
         .only_polled()
-        .filter(|e| e.waiting(m.now).is_some_and(|w| w > grace))
         .filter_map(|e| {
             let polled = e.polled?;
-            let chance = chance_given(m, polled.t)?;
-            Some((e, polled, chance.max(polled.t.plus(grace))))
+            let entered = entered(e.message.created_at, polled, lag);
+            if m.now.since(entered) <= grace {
+                return None;
+            }
+            let chance = chance_given(m, entered)?;
+            let late_at = chance.max(entered.plus(grace)).max(polled.t);
+            Some((e, polled, entered, late_at))
         })
         .collect();
     let oldest = late
         .iter()
-        .map(|(_, polled, _)| m.now.since(polled.t))
+        .map(|(_, _, entered, _)| m.now.since(*entered))
         .max()?;
     let ids: Vec<String> = late
         .iter()
         .take(EXAMPLE_IDS)
-        .map(|(e, _, _)| sanitize::line(&e.key).into_owned())
+        .map(|(e, ..)| sanitize::line(&e.key).into_owned())
         .collect();
     let t = &m.thresholds;
     Some(Finding {
         kind: FindingKind::DeliveryGap,
         severity: Severity::Error,
-        first_seen: late.iter().map(|(_, polled, _)| polled.wall).min(),
+        first_seen: late.iter().map(|(_, polled, ..)| polled.wall).min(),
         last_seen: Some(m.now_wall),
-        raised_at: late.iter().map(|(_, _, late_at)| m.wall_at(*late_at)).min(),
+        raised_at: late.iter().map(|(.., late_at)| m.wall_at(*late_at)).min(),
         summary: format!(
             "{} reachable by polling never arrived on the stream (oldest waiting {:.0} s)",
             count(late.len(), "message", "messages"),
@@ -85,6 +115,7 @@ pub(super) fn gap(m: &Monitor) -> Option<Finding> {
             ("oldest_wait_s", secs(t, oldest)),
             ("grace_s", secs(t, t.delivery_grace)),
             ("latest_stream_delivery_s", secs(t, latest_delivery)),
+            ("server_clock_lag_s", secs(t, lag)),
             ("example_ids", json!(ids)),
             ("messages_streamed_total", json!(m.inbox.streamed_total)),
             (
@@ -264,12 +295,12 @@ mod tests {
         t.tick(10_900);
         assert!(
             !t.has(FindingKind::DeliveryGap),
-            "9.9 s is within the grace"
+            "10 s since it was created is within the grace"
         );
         t.tick(11_100);
-        let f = t.find(FindingKind::DeliveryGap).expect("10.1 s is past it");
+        let f = t.find(FindingKind::DeliveryGap).expect("10.2 s is past it");
         assert_eq!(f.first_seen, Some(t.wall(1000)), "polled");
-        assert_eq!(f.raised_at, Some(t.wall(11_000)), "polled + the grace");
+        assert_eq!(f.raised_at, Some(t.wall(10_900)), "created + the grace");
         assert!(
             !t.m.inbox.get("old").unwrap().only_polled(),
             "the first poll's messages are preexisting"
@@ -290,6 +321,72 @@ mod tests {
             !down.has(FindingKind::DeliveryGap),
             "the stream was down: it had no chance"
         );
+    }
+
+    /// Polls at 0 s (nothing) and at `polled_ms` (`m`, created at `created_ms`), a session open
+    /// from 100 ms.
+    fn polled_late(polled_ms: u64, created_ms: u64) -> Timeline {
+        let mut t = Timeline::new();
+        t.poll(0, &[]).open(100, 1).heartbeat(200, 1, 200);
+        t.poll(polled_ms, &[("m", created_ms)]);
+        t
+    }
+
+    #[test]
+    fn a_gap_is_dated_to_when_the_grace_since_its_creation_ran_out() {
+        // Created at 2 s, first polled at 5 s: late at 12 s, not at 5 s + the grace.
+        let mut t = polled_late(5000, 2000);
+        t.tick(12_000);
+        assert!(!t.has(FindingKind::DeliveryGap), "exactly the grace");
+        t.tick(12_100);
+        let f = t.find(FindingKind::DeliveryGap).expect("the grace ran out");
+        assert_eq!(f.raised_at, Some(t.wall(12_000)));
+        assert_eq!(f.first_seen, Some(t.wall(5000)), "the peek that showed it");
+        assert_eq!(evidence(&f, "oldest_wait_s"), 10.1);
+    }
+
+    #[test]
+    fn a_message_first_polled_past_its_grace_is_late_at_that_peek() {
+        let mut t = polled_late(20_000, 1000);
+        t.tick(20_000);
+        let f = t.find(FindingKind::DeliveryGap).expect("19 s since it was created");
+        assert_eq!(f.raised_at, Some(t.wall(20_000)), "not before the peek");
+    }
+
+    #[test]
+    fn a_server_clock_behind_ours_does_not_age_its_messages() {
+        // The server's clock is 60 s behind ours: read raw, `m` would be 61 s old when polled at
+        // 105 s. The heartbeat shows the lag: it is 1 s old, and streamed 2 s later it is no gap.
+        let behind = |t: &mut Timeline| {
+            t.poll(0, &[]).open(100, 1).heartbeat(100_000, 1, 40_000);
+            t.poll(105_000, &[("m", 44_000)]);
+        };
+        let mut t = Timeline::new();
+        behind(&mut t);
+        t.tick(105_000);
+        assert!(!t.has(FindingKind::DeliveryGap), "{:?}", t.alarms());
+        t.tick(113_900);
+        assert!(!t.has(FindingKind::DeliveryGap), "9.9 s since created");
+        t.tick(114_100);
+        let f = t.find(FindingKind::DeliveryGap).expect("10.1 s since created");
+        assert_eq!(f.raised_at, Some(t.wall(114_000)));
+        assert_eq!(evidence(&f, "server_clock_lag_s"), 60.0);
+        let mut streamed = Timeline::new();
+        behind(&mut streamed);
+        streamed.message(107_000, 1, "m", 44_000).tick(130_000);
+        assert!(!streamed.has(FindingKind::DeliveryGap));
+    }
+
+    #[test]
+    fn a_server_clock_ahead_of_ours_waits_the_grace_from_the_peek() {
+        // createdAt 30 s after the peek that listed it: the peek is the earliest it entered.
+        let mut t = Timeline::new();
+        t.poll(0, &[]).open(100, 1).poll(5000, &[("m", 35_000)]);
+        t.tick(15_000);
+        assert!(!t.has(FindingKind::DeliveryGap));
+        t.tick(15_100);
+        let f = t.find(FindingKind::DeliveryGap).unwrap();
+        assert_eq!(f.raised_at, Some(t.wall(15_000)));
     }
 
     #[test]
