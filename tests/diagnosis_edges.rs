@@ -76,18 +76,34 @@ fn twenty_five_bunched_beats_sent_fifteen_seconds_apart_are_buffering_not_a_floo
 }
 
 #[test]
-fn buffering_needs_two_bunched_pairs() {
-    // One pair sent 15 s apart, received 60 ms apart: could be chance.
+fn one_burst_is_buffering() {
+    // A pair sent 15 s apart, received 60 ms apart: one flush of a buffer.
     let one = beats(&[100_000, 100_060], &[60_000, 75_000]);
-    assert!(!one.has(FindingKind::ProxyBuffering));
-    let two = beats(&[100_000, 100_060, 100_120], &[60_000, 75_000, 90_000]);
-    assert!(two.has(FindingKind::ProxyBuffering));
+    let f = one
+        .find(FindingKind::ProxyBuffering)
+        .expect("the first burst is the evidence");
+    assert_eq!(f.raised_at, Some(one.wall(100_060)));
+    assert_eq!(evidence(&f, "bunched_heartbeat_pairs"), 1);
+}
+
+#[test]
+fn pairs_just_outside_a_burst_are_not_buffering() {
+    // Sent 7.4 s apart (under half the minimum interval), received together.
+    let close = beats(&[100_000, 100_060], &[60_000, 67_400]);
+    assert!(!close.has(FindingKind::ProxyBuffering), "{:?}", close.alarms());
+    // Sent 15 s apart, received 1.6 s apart: more than a tenth of it, not together.
+    let apart = beats(&[100_000, 101_600], &[60_000, 75_000]);
+    assert!(!apart.has(FindingKind::ProxyBuffering), "{:?}", apart.alarms());
+    // One heartbeat 7 s late, the next on time: received 8 s apart, a late one, not a burst.
+    let late = beats(&[22_000, 30_000, 45_000], &[15_000, 30_000, 45_000]);
+    assert!(!late.has(FindingKind::ProxyBuffering), "{:?}", late.alarms());
 }
 
 #[test]
 fn buffering_needs_a_delay_spread_of_half_the_minimum_interval() {
     // Two bunched pairs (sent ≥ 7.5 s apart, received 0.7 s apart), with the delay back to zero in
-    // between (a pair received as far apart as it was sent). The spread of delays is sent − 0.7 s.
+    // between (a pair received as far apart as it was sent). The spread of delays is sent − 0.7 s,
+    // however many such pairs come.
     let timeline = |gap: u64| {
         let r = 100_000;
         beats(
@@ -782,10 +798,14 @@ fn lcg(seed: &mut u64, n: u64) -> u64 {
     (*seed >> 33) % n
 }
 
-/// Thirty healthy minutes: heartbeats every `interval()` ms (payload time 20-80 ms before
+/// Thirty healthy minutes: heartbeats every `interval()` ms (payload time `delay()` ms before
 /// receipt), a keep-alive after 15 s of silence, a message every ~25 s streamed within 50 ms and
 /// polled up to 2 s later, the inbox peeked every 10 s.
-fn healthy_half_hour(seed: &mut u64, interval: impl Fn(&mut u64) -> u64) -> Timeline {
+fn healthy_half_hour(
+    seed: &mut u64,
+    interval: impl Fn(&mut u64) -> u64,
+    delay: impl Fn(&mut u64) -> u64,
+) -> Timeline {
     let mut t = Timeline::new();
     t.poll(0, &[]).open(10, 1);
     let end = 30 * 60 * 1000;
@@ -798,7 +818,7 @@ fn healthy_half_hour(seed: &mut u64, interval: impl Fn(&mut u64) -> u64) -> Time
     while now < end {
         now += 100;
         if now >= next_beat {
-            t.heartbeat(now, 1, now - 20 - lcg(seed, 60));
+            t.heartbeat(now, 1, now - delay(seed));
             next_beat = now + interval(seed);
             last_byte = now;
         }
@@ -831,12 +851,17 @@ fn healthy_half_hour(seed: &mut u64, interval: impl Fn(&mut u64) -> u64) -> Time
 
 #[test]
 fn thirty_jittered_healthy_minutes_raise_no_warning_from_any_detector() {
-    // A server timer with a little jitter, and one anywhere in the 15-30 s band.
+    // A server timer with a little jitter, and one anywhere in the 15-30 s band; a fast network,
+    // and one that delays a heartbeat anywhere up to 5 s (a heartbeat late, never a burst).
     let steady = |seed: &mut u64| 15_000 + lcg(seed, 400);
     let anywhere = |seed: &mut u64| 15_000 + lcg(seed, 15_000);
+    let fast = |seed: &mut u64| 20 + lcg(seed, 60);
+    let jittery = |seed: &mut u64| 20 + lcg(seed, 5000);
     for (name, t) in [
-        ("steady", healthy_half_hour(&mut 7, steady)),
-        ("anywhere in the band", healthy_half_hour(&mut 11, anywhere)),
+        ("steady", healthy_half_hour(&mut 7, steady, fast)),
+        ("anywhere in the band", healthy_half_hour(&mut 11, anywhere, fast)),
+        ("steady, jittery network", healthy_half_hour(&mut 13, steady, jittery)),
+        ("anywhere, jittery network", healthy_half_hour(&mut 17, anywhere, jittery)),
     ] {
         let findings = t.m.findings();
         assert!(

@@ -128,8 +128,10 @@ pub(super) fn buffering(m: &Monitor) -> Option<Finding> {
             bunched += 1;
             first.get_or_insert(prev.wall);
         }
-        // Both counts only grow: the first heartbeat at which both hold is when it was clear.
-        if raised.is_none() && bunched >= 2 && most_delay - least_delay >= half.as_secs_f64() {
+        // One burst is the evidence: a pair sent apart and received together, one of them held
+        // half an interval longer than the other. Both only grow: the first heartbeat at which
+        // both hold is when it was clear.
+        if raised.is_none() && bunched >= 1 && most_delay - least_delay >= half.as_secs_f64() {
             raised = Some(b.wall);
         }
     }
@@ -422,14 +424,14 @@ mod tests {
     }
 
     #[test]
-    fn buffering_is_raised_when_the_second_pair_arrives_bunched() {
-        // Sent 15 s apart, received 1 s apart: the pairs ending at 2 s and 3 s are bunched, and
-        // by 3 s the delays already spread by 28 s.
+    fn buffering_is_raised_when_the_first_pair_arrives_bunched() {
+        // Sent 15 s apart, received 1 s apart: the pair ending at 2 s is bunched, and its delays
+        // already spread by 14 s.
         let t = beats(5, 15_000);
         let f = t.find(FindingKind::ProxyBuffering).unwrap();
         assert_eq!(evidence(&f, "bunched_heartbeat_pairs"), 4);
         assert_eq!(f.first_seen, Some(t.wall(1000)));
-        assert_eq!(f.raised_at, Some(t.wall(3000)));
+        assert_eq!(f.raised_at, Some(t.wall(2000)));
     }
 
     #[test]
