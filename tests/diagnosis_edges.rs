@@ -90,13 +90,25 @@ fn one_burst_is_buffering() {
 fn pairs_just_outside_a_burst_are_not_buffering() {
     // Sent 7.4 s apart (under half the minimum interval), received together.
     let close = beats(&[100_000, 100_060], &[60_000, 67_400]);
-    assert!(!close.has(FindingKind::ProxyBuffering), "{:?}", close.alarms());
+    assert!(
+        !close.has(FindingKind::ProxyBuffering),
+        "{:?}",
+        close.alarms()
+    );
     // Sent 15 s apart, received 1.6 s apart: more than a tenth of it, not together.
     let apart = beats(&[100_000, 101_600], &[60_000, 75_000]);
-    assert!(!apart.has(FindingKind::ProxyBuffering), "{:?}", apart.alarms());
+    assert!(
+        !apart.has(FindingKind::ProxyBuffering),
+        "{:?}",
+        apart.alarms()
+    );
     // One heartbeat 7 s late, the next on time: received 8 s apart, a late one, not a burst.
     let late = beats(&[22_000, 30_000, 45_000], &[15_000, 30_000, 45_000]);
-    assert!(!late.has(FindingKind::ProxyBuffering), "{:?}", late.alarms());
+    assert!(
+        !late.has(FindingKind::ProxyBuffering),
+        "{:?}",
+        late.alarms()
+    );
 }
 
 #[test]
@@ -280,7 +292,11 @@ fn idle_timeout_is_two_sessions_ending_at_one_age() {
         Some(Severity::Warning)
     );
     let f = t.find(FindingKind::ProxyIdleTimeout).unwrap();
-    assert_eq!(f.raised_at, Some(t.wall(201_000)), "the second session's end");
+    assert_eq!(
+        f.raised_at,
+        Some(t.wall(201_000)),
+        "the second session's end"
+    );
     assert!(!sessions(&[100_000, 110_000, 120_000], &reset()).has(FindingKind::ProxyIdleTimeout));
     assert!(!sessions(&[100_000], &reset()).has(FindingKind::ProxyIdleTimeout));
     assert!(sessions(&[100_000, 100_000], &CloseReason::Eof).has(FindingKind::ProxyIdleTimeout));
@@ -295,7 +311,11 @@ fn a_pair_at_one_age_is_one_percent_of_the_median_apart_at_most() {
     assert!(!sessions(&[100_000, 101_100], &reset()).has(FindingKind::ProxyIdleTimeout));
     let third = sessions(&[100_000, 101_100, 103_000], &reset());
     let f = third.find(FindingKind::ProxyIdleTimeout).unwrap();
-    assert_eq!(f.raised_at, Some(third.wall(305_100)), "the third session's end");
+    assert_eq!(
+        f.raised_at,
+        Some(third.wall(305_100)),
+        "the third session's end"
+    );
 }
 
 #[test]
@@ -341,7 +361,9 @@ fn delivery_gap_after_the_grace_while_the_stream_was_open() {
         .tick(10_900);
     assert!(!t.has(FindingKind::DeliveryGap), "created 10 s ago");
     t.tick(11_100);
-    let f = t.find(FindingKind::DeliveryGap).expect("created 10.2 s ago");
+    let f = t
+        .find(FindingKind::DeliveryGap)
+        .expect("created 10.2 s ago");
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(evidence(&f, "messages_only_polled"), 1);
     assert_eq!(evidence(&f, "example_ids"), &serde_json::json!(["new"]));
@@ -859,9 +881,18 @@ fn thirty_jittered_healthy_minutes_raise_no_warning_from_any_detector() {
     let jittery = |seed: &mut u64| 20 + lcg(seed, 5000);
     for (name, t) in [
         ("steady", healthy_half_hour(&mut 7, steady, fast)),
-        ("anywhere in the band", healthy_half_hour(&mut 11, anywhere, fast)),
-        ("steady, jittery network", healthy_half_hour(&mut 13, steady, jittery)),
-        ("anywhere, jittery network", healthy_half_hour(&mut 17, anywhere, jittery)),
+        (
+            "anywhere in the band",
+            healthy_half_hour(&mut 11, anywhere, fast),
+        ),
+        (
+            "steady, jittery network",
+            healthy_half_hour(&mut 13, steady, jittery),
+        ),
+        (
+            "anywhere, jittery network",
+            healthy_half_hour(&mut 17, anywhere, jittery),
+        ),
     ] {
         let findings = t.m.findings();
         assert!(

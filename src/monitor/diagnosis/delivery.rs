@@ -349,7 +349,9 @@ mod tests {
     fn a_message_first_polled_past_its_grace_is_late_at_that_peek() {
         let mut t = polled_late(20_000, 1000);
         t.tick(20_000);
-        let f = t.find(FindingKind::DeliveryGap).expect("19 s since it was created");
+        let f = t
+            .find(FindingKind::DeliveryGap)
+            .expect("19 s since it was created");
         assert_eq!(f.raised_at, Some(t.wall(20_000)), "not before the peek");
     }
 
@@ -368,7 +370,9 @@ mod tests {
         t.tick(113_900);
         assert!(!t.has(FindingKind::DeliveryGap), "9.9 s since created");
         t.tick(114_100);
-        let f = t.find(FindingKind::DeliveryGap).expect("10.1 s since created");
+        let f = t
+            .find(FindingKind::DeliveryGap)
+            .expect("10.1 s since created");
         assert_eq!(f.raised_at, Some(t.wall(114_000)));
         assert_eq!(evidence(&f, "server_clock_lag_s"), 60.0);
         let mut streamed = Timeline::new();
