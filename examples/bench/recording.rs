@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use inboxtop::fleet::Fleet;
 use inboxtop::monitor::{Monitor, Thresholds};
 use inboxtop::observation::{CloseReason, Kind, Mono, Observation};
 use inboxtop::record::{Header, Reader};
@@ -193,10 +192,10 @@ fn check_from(bin: &Path, path: &Path) -> (f64, u64, String) {
 
 /// Applies the replay's observations until the one just before `target` (recorded time): the
 /// first one past it is paced at real speed, which is not landing time.
-async fn land_at(target: Duration, rx: &mut mpsc::Receiver<Observation>, fleet: &mut Fleet) {
+async fn land_at(target: Duration, rx: &mut mpsc::Receiver<Observation>, m: &mut Monitor) {
     let target = Mono::from_millis(target.as_millis() as u64 - SPACING_MS);
     while let Some(obs) = rx.recv().await {
-        fleet.apply(&obs);
+        m.apply(&obs);
         if obs.t >= target {
             return;
         }
@@ -210,13 +209,9 @@ async fn land_at(target: Duration, rx: &mut mpsc::Receiver<Observation>, fleet: 
 async fn replay_landing(path: &Path, from: Duration) -> (f64, f64) {
     let t = Instant::now();
     let reader = Reader::open(path).expect("recording");
-    let mut fleet = Fleet::new();
-    fleet.add(
-        "bench",
-        Monitor::new(reader.header.thresholds(&Thresholds::default())),
-    );
+    let mut monitor = Monitor::new(reader.header.thresholds(&Thresholds::default()));
     let mut observations = reader.read_ahead().expect("read ahead");
-    let landing = land(&mut observations, from, &mut fleet);
+    let landing = land(&mut observations, from, |obs| monitor.apply(obs));
     let landed = t.elapsed().as_secs_f64();
     let (tx, mut rx) = mpsc::channel(8192);
     let (cmd, cmd_rx) = mpsc::channel(4);
@@ -225,10 +220,10 @@ async fn replay_landing(path: &Path, from: Duration) -> (f64, f64) {
     cmd.send(ReplayCommand::Jump(Duration::from_secs(30)))
         .await
         .expect("jump");
-    land_at(from + Duration::from_secs(30), &mut rx, &mut fleet).await;
+    land_at(from + Duration::from_secs(30), &mut rx, &mut monitor).await;
     let jumped = t.elapsed().as_secs_f64();
     task.abort();
-    std::hint::black_box(fleet.judgements());
+    std::hint::black_box(monitor.findings());
     (landed, jumped)
 }
 

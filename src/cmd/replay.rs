@@ -37,7 +37,9 @@ pub(super) async fn run(settings: Settings, args: ReplayArgs) -> Result<ExitCode
         eprintln!("inboxtop: landing {} s into the recording…", from.as_secs());
     }
     let (landing, recorded, fleet) = tokio::task::spawn_blocking(move || {
-        let landing = land(&mut recorded, from, &mut fleet);
+        let landing = land(&mut recorded, from, |obs| {
+            fleet.apply(obs);
+        });
         (landing, recorded, fleet)
     })
     .await?;

@@ -7,7 +7,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::fleet::Fleet;
 use crate::observation::{Mono, Observation};
 use crate::record::ReadError;
 
@@ -96,12 +95,12 @@ pub struct Landing {
     next: Option<Result<Observation, ReadError>>,
 }
 
-/// Folds the recording's observations earlier than `from` after its first one into `fleet`,
-/// and says where the replay goes on from.
+/// Folds the recording's observations earlier than `from` after its first one into the model
+/// (`fold`), and says where the replay goes on from.
 pub fn land(
     observations: &mut impl Iterator<Item = Result<Observation, ReadError>>,
     from: Duration,
-    fleet: &mut Fleet,
+    mut fold: impl FnMut(&Observation),
 ) -> Landing {
     let mut landing = Landing {
         at: None,
@@ -121,7 +120,7 @@ pub fn land(
             landing.next = Some(Ok(obs));
             break;
         }
-        fleet.apply(&obs);
+        fold(&obs);
         landing.folded += 1;
     }
     landing
@@ -218,12 +217,11 @@ mod tests {
     }
 
     /// A replay of `path` landed `from` in: the one agent's model, the landing and the rest.
-    fn landed(path: &std::path::Path, from: Duration) -> (Fleet, Landing, Reader) {
+    fn landed(path: &std::path::Path, from: Duration) -> (Monitor, Landing, Reader) {
         let mut reader = Reader::open(path).unwrap();
-        let mut fleet = Fleet::new();
-        fleet.add("demo".into(), Monitor::new(Thresholds::default()));
-        let landing = land(&mut reader, from, &mut fleet);
-        (fleet, landing, reader)
+        let mut monitor = Monitor::new(Thresholds::default());
+        let landing = land(&mut reader, from, |obs| monitor.apply(obs));
+        (monitor, landing, reader)
     }
 
     /// The sent observations' times, how much (tokio) time the replay took, and how many
@@ -236,15 +234,15 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(16);
         let (_cmd_tx, cmd_rx) = mpsc::channel(4);
         let started = Instant::now();
-        let (fleet, landing, rest) = landed(path, from);
+        let (monitor, landing, rest) = landed(path, from);
         let task = tokio::spawn(run_replay(landing, rest, speed, tx, cmd_rx));
         let mut got = Vec::new();
         while let Some(obs) = rx.recv().await {
             got.push(obs.t);
         }
-        let total = got.len() as u64 + fleet.agents()[0].monitor.observations;
+        let total = got.len() as u64 + monitor.observations;
         assert!(matches!(task.await.unwrap(), ReplayEnd::Finished { sent } if sent == total));
-        let folded = fleet.agents()[0].monitor.observations;
+        let folded = monitor.observations;
         (got, Instant::now().duration_since(started), folded)
     }
 
