@@ -372,13 +372,14 @@ const BATCH: usize = 1024;
 /// Batches parsed ahead of the consumer, at most (memory stays bounded).
 const BATCHES_AHEAD: usize = 4;
 
-type Item = Result<Observation, ReadError>;
+/// One item of a recording read: an observation, or the error that ends the readable part.
+type Entry = Result<Observation, ReadError>;
 
 /// A [`Reader`] parsing on a thread of its own, ahead of its consumer, so that on two cores
 /// parsing a recording and folding it into the model overlap. Yields what the reader yields.
 pub struct ReadAhead {
-    batches: std::sync::mpsc::Receiver<Vec<Item>>,
-    batch: std::vec::IntoIter<Item>,
+    batches: std::sync::mpsc::Receiver<Vec<Entry>>,
+    batch: std::vec::IntoIter<Entry>,
 }
 
 impl Reader {
@@ -391,7 +392,7 @@ impl Reader {
             .name("inboxtop-read".into())
             .spawn(move || {
                 loop {
-                    let batch: Vec<Item> = self.by_ref().take(BATCH).collect();
+                    let batch: Vec<Entry> = self.by_ref().take(BATCH).collect();
                     if batch.is_empty() || tx.send(batch).is_err() {
                         break;
                     }
@@ -410,9 +411,9 @@ impl Reader {
 }
 
 impl Iterator for ReadAhead {
-    type Item = Item;
+    type Item = Entry;
 
-    fn next(&mut self) -> Option<Item> {
+    fn next(&mut self) -> Option<Entry> {
         loop {
             if let Some(item) = self.batch.next() {
                 return Some(item);
