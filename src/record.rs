@@ -243,11 +243,15 @@ impl std::error::Error for ReadError {}
 
 /// Longest line accepted in a recording (an observation holds at most one bounded event).
 const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes read from the file at once: large reads keep system calls rare on long recordings.
+const READ_BUFFER: usize = 1 << 20;
 
 /// A recording being read, line by line (memory stays bounded for any file size).
 pub struct Reader {
     path: PathBuf,
-    lines: BufReader<std::fs::File>,
+    file: BufReader<std::fs::File>,
+    /// The current line, reused: reading allocates nothing per line but the observation.
+    line: Vec<u8>,
     line_no: u64,
     pub header: Header,
     done: bool,
@@ -263,17 +267,18 @@ impl Reader {
             message,
         };
         let file = std::fs::File::open(path).map_err(|e| err(0, format!("cannot open: {e}")))?;
-        let mut lines = BufReader::new(file);
-        let first = read_line(&mut lines).map_err(|m| err(1, m))?;
-        let Some(first) = first else {
+        let mut file = BufReader::with_capacity(READ_BUFFER, file);
+        let mut line = Vec::new();
+        if !read_line(&mut file, &mut line).map_err(|m| err(1, m))? {
             return Err(err(1, "empty file: not an inboxtop recording".into()));
-        };
-        let value: serde_json::Value = serde_json::from_str(first.trim_end()).map_err(|_| {
-            err(
-                1,
-                "not an inboxtop recording (the first line is not a JSON header)".into(),
-            )
-        })?;
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(line.trim_ascii_end()).map_err(|_| {
+                err(
+                    1,
+                    "not an inboxtop recording (the first line is not a JSON header)".into(),
+                )
+            })?;
         if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
             return Err(err(
                 1,
@@ -297,28 +302,49 @@ impl Reader {
             .map_err(|e| err(1, format!("invalid recording header: {e}")))?;
         Ok(Reader {
             path: path.to_owned(),
-            lines,
+            file,
+            line,
             line_no: 1,
             header,
             done: false,
         })
     }
+
+    /// The next line's observation (`Ok(None)` at the end of the file), or what is wrong with
+    /// the line. Blank lines are skipped.
+    fn read_observation(&mut self) -> Result<Option<Observation>, String> {
+        loop {
+            self.line_no += 1;
+            if !read_line(&mut self.file, &mut self.line)? {
+                return Ok(None);
+            }
+            let complete = self.line.last() == Some(&b'\n');
+            let text = self.line.trim_ascii_end();
+            if text.is_empty() && complete {
+                continue;
+            }
+            return match serde_json::from_slice(text) {
+                Ok(obs) => Ok(Some(obs)),
+                Err(_) if !complete => {
+                    Err("truncated: the last line is incomplete (the recording was cut off)".into())
+                }
+                Err(e) => Err(format!("not a valid observation: {e}")),
+            };
+        }
+    }
 }
 
-/// One line, without reading more than [`MAX_LINE_BYTES`] into memory. `Ok(None)` at EOF.
-fn read_line(r: &mut BufReader<std::fs::File>) -> Result<Option<String>, String> {
-    let mut buf = Vec::new();
+/// Reads one line into `buf` (replacing what it held), never more than [`MAX_LINE_BYTES`] of
+/// it. `Ok(false)` at EOF.
+fn read_line(r: &mut BufReader<std::fs::File>, buf: &mut Vec<u8>) -> Result<bool, String> {
+    buf.clear();
     let n = std::io::Read::take(r, MAX_LINE_BYTES as u64 + 1)
-        .read_until(b'\n', &mut buf)
+        .read_until(b'\n', buf)
         .map_err(|e| format!("read error: {e}"))?;
-    if n == 0 {
-        return Ok(None);
-    }
     if buf.len() > MAX_LINE_BYTES {
         return Err(format!("line longer than {MAX_LINE_BYTES} bytes"));
     }
-    let text = String::from_utf8(buf).map_err(|_| "line is not valid UTF-8".to_string())?;
-    Ok(Some(text))
+    Ok(n > 0)
 }
 
 impl Iterator for Reader {
@@ -329,35 +355,70 @@ impl Iterator for Reader {
         if self.done {
             return None;
         }
-        self.line_no += 1;
-        let fail = |me: &mut Reader, message: String| {
-            me.done = true;
-            Some(Err(ReadError {
-                path: me.path.clone(),
-                line: me.line_no,
-                message,
-            }))
-        };
-        let line = match read_line(&mut self.lines) {
-            Ok(Some(line)) => line,
-            Ok(None) => {
-                self.done = true;
-                return None;
+        let read = self.read_observation();
+        self.done = !matches!(read, Ok(Some(_)));
+        read.map_err(|message| ReadError {
+            path: self.path.clone(),
+            line: self.line_no,
+            message,
+        })
+        .transpose()
+    }
+}
+
+/// Observations handed from the parse thread to the consumer at once: enough that the hand-over
+/// costs nothing per observation.
+const BATCH: usize = 1024;
+/// Batches parsed ahead of the consumer, at most (memory stays bounded).
+const BATCHES_AHEAD: usize = 4;
+
+/// One item of a recording read: an observation, or the error that ends the readable part.
+type Entry = Result<Observation, ReadError>;
+
+/// A [`Reader`] parsing on a thread of its own, ahead of its consumer, so that on two cores
+/// parsing a recording and folding it into the model overlap. Yields what the reader yields.
+pub struct ReadAhead {
+    batches: std::sync::mpsc::Receiver<Vec<Entry>>,
+    batch: std::vec::IntoIter<Entry>,
+}
+
+impl Reader {
+    /// This reader on its own thread, which ends at the end of the file, after an error, or
+    /// when the returned iterator is dropped.
+    pub fn read_ahead(mut self) -> Result<ReadAhead, ReadError> {
+        let (tx, batches) = std::sync::mpsc::sync_channel(BATCHES_AHEAD);
+        let path = self.path.clone();
+        std::thread::Builder::new()
+            .name("inboxtop-read".into())
+            .spawn(move || {
+                loop {
+                    let batch: Vec<Entry> = self.by_ref().take(BATCH).collect();
+                    if batch.is_empty() || tx.send(batch).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| ReadError {
+                path,
+                line: 2,
+                message: format!("cannot start reading: {e}"),
+            })?;
+        Ok(ReadAhead {
+            batches,
+            batch: Vec::new().into_iter(),
+        })
+    }
+}
+
+impl Iterator for ReadAhead {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        loop {
+            if let Some(item) = self.batch.next() {
+                return Some(item);
             }
-            Err(message) => return fail(self, message),
-        };
-        let complete = line.ends_with('\n');
-        let text = line.trim_end();
-        if text.is_empty() && complete {
-            return self.next();
-        }
-        match serde_json::from_str::<Observation>(text) {
-            Ok(obs) => Some(Ok(obs)),
-            Err(_) if !complete => fail(
-                self,
-                "truncated: the last line is incomplete (the recording was cut off)".into(),
-            ),
-            Err(e) => fail(self, format!("not a valid observation: {e}")),
+            self.batch = self.batches.recv().ok()?.into_iter();
         }
     }
 }
@@ -398,16 +459,19 @@ mod tests {
     async fn writes_a_header_and_every_observation() {
         let path = tmp("roundtrip.ndjson");
         let (rec, task) = start(&path, &header()).unwrap();
-        for i in 0..1000 {
+        for i in 0..3000 {
             rec.offer(&obs(i));
         }
         drop(rec);
-        assert_eq!(task.await.unwrap().unwrap(), 1000);
+        assert_eq!(task.await.unwrap().unwrap(), 3000);
         let reader = Reader::open(&path).unwrap();
         assert_eq!(reader.header.base_url, "http://h:1/");
         let back: Vec<_> = reader.collect::<Result<_, _>>().unwrap();
-        assert_eq!(back.len(), 1000);
-        assert_eq!(back[999], obs(999));
+        assert_eq!(back.len(), 3000);
+        assert_eq!(back[2999], obs(2999));
+        // Read ahead on its own thread, in batches: the same observations in the same order.
+        let ahead: Vec<_> = Reader::open(&path).unwrap().read_ahead().unwrap().collect();
+        assert_eq!(ahead, back.into_iter().map(Ok).collect::<Vec<_>>());
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("hunter2"));
         std::fs::remove_file(&path).ok();
@@ -437,6 +501,8 @@ mod tests {
             let path = tmp(name);
             std::fs::write(&path, text).unwrap();
             let results: Vec<_> = Reader::open(&path).unwrap().collect();
+            let ahead: Vec<_> = Reader::open(&path).unwrap().read_ahead().unwrap().collect();
+            assert_eq!(ahead, results, "{name}");
             assert_eq!(
                 results.iter().filter(|r| r.is_ok()).count(),
                 valid,
@@ -447,6 +513,17 @@ mod tests {
             assert!(err.message.contains(msg), "{name}: {err}");
             std::fs::remove_file(&path).ok();
         }
+    }
+
+    #[test]
+    fn blank_lines_are_skipped_however_many() {
+        let path = tmp("blank");
+        let good = serde_json::to_string(&obs(1)).unwrap();
+        let head = serde_json::to_string(&header()).unwrap();
+        std::fs::write(&path, format!("{head}\n{}{good}\n", "\n".repeat(200_000))).unwrap();
+        let results: Vec<_> = Reader::open(&path).unwrap().collect();
+        assert_eq!(results, vec![Ok(obs(1))]);
+        std::fs::remove_file(&path).ok();
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Long recordings: a generated recording of 10 M observations judged by `check --from` (the
 //! release binary, its peak RSS from `/usr/bin/time -v`), and a replay landing late in it and
-//! jumping ahead with `]` (the replay source API feeding a `Monitor`, as the TUI loop does).
+//! jumping ahead with `]` (the replay source API: landing as `replay --from` does, then feeding
+//! the model as the TUI loop does).
 
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -12,10 +13,17 @@ use tokio::sync::mpsc;
 use inboxtop::monitor::{Monitor, Thresholds};
 use inboxtop::observation::{CloseReason, Kind, Mono, Observation};
 use inboxtop::record::{Header, Reader};
-use inboxtop::source::replay::{ReplayCommand, run_replay};
+use inboxtop::source::replay::{ReplayCommand, land, run_replay};
 use inboxtop::wire::WireMessage;
 
-const OBSERVATIONS: u64 = 10_000_000;
+/// Observations in the generated recording: 10 M, or `INBOXTOP_BENCH_OBSERVATIONS` for a quicker
+/// run (say 1 000 000 while iterating).
+fn observation_count() -> u64 {
+    std::env::var("INBOXTOP_BENCH_OBSERVATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000_000)
+}
 /// Recorded time between two observations: a busy agent, compressed (10 M span ~28 h).
 const SPACING_MS: u64 = 10;
 /// Observations per stream session (ten sessions in all).
@@ -96,7 +104,7 @@ fn observation(i: u64) -> Observation {
     Observation::new(Mono::from_millis(ms), wall, kind)
 }
 
-fn generate(path: &Path) -> u64 {
+fn generate(path: &Path, count: u64) -> u64 {
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).expect("create"));
     let header = Header::new(
         "http://127.0.0.1:8765",
@@ -106,7 +114,7 @@ fn generate(path: &Path) -> u64 {
     );
     serde_json::to_writer(&mut out, &header).expect("header");
     out.write_all(b"\n").expect("write");
-    for i in 0..OBSERVATIONS {
+    for i in 0..count {
         serde_json::to_writer(&mut out, &observation(i)).expect("observation");
         out.write_all(b"\n").expect("write");
     }
@@ -124,6 +132,23 @@ fn read_lines_only(path: &Path) -> u64 {
         buf.clear();
     }
     n - 1
+}
+
+/// The reader as it was (baseline in the same run): a `String` per line, 8 KiB reads, and serde
+/// straight into `Observation`.
+fn parse_string_lines(path: &Path) -> u64 {
+    let mut r = std::io::BufReader::new(std::fs::File::open(path).expect("open"));
+    r.read_line(&mut String::new()).expect("header");
+    let mut n = 0;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).expect("read") == 0 {
+            return n;
+        }
+        let obs: Observation = serde_json::from_str(line.trim_end()).expect("line");
+        std::hint::black_box(obs);
+        n += 1;
+    }
 }
 
 /// Parsing without the model: the recording reader alone.
@@ -178,23 +203,24 @@ async fn land_at(target: Duration, rx: &mut mpsc::Receiver<Observation>, m: &mut
     panic!("the replay ended before landing");
 }
 
-/// A replay from `from` into the recording, fed into a monitor: the time until the observation
-/// at `from` is applied (landing), then the time `]` (a 30 s jump) takes to land.
+/// A replay from `from` into the recording, as `inboxtop replay --from` starts one: the time to
+/// land (read ahead, every earlier observation folded into the model), then the time `]` (a
+/// 30 s jump) takes to arrive through the replay source.
 async fn replay_landing(path: &Path, from: Duration) -> (f64, f64) {
-    let (tx, mut rx) = mpsc::channel(8192);
-    let (cmd, cmd_rx) = mpsc::channel(4);
+    let t = Instant::now();
     let reader = Reader::open(path).expect("recording");
     let mut monitor = Monitor::new(reader.header.thresholds(&Thresholds::default()));
-    let t = Instant::now();
-    let task = tokio::spawn(run_replay(reader, 1.0, from, tx, cmd_rx));
-    land_at(from, &mut rx, &mut monitor).await;
+    let mut observations = reader.read_ahead().expect("read ahead");
+    let landing = land(&mut observations, from, |obs| monitor.apply(obs));
     let landed = t.elapsed().as_secs_f64();
-    let position = from + Duration::from_secs_f64(landed);
+    let (tx, mut rx) = mpsc::channel(8192);
+    let (cmd, cmd_rx) = mpsc::channel(4);
+    let task = tokio::spawn(run_replay(landing, observations, 1.0, tx, cmd_rx));
     let t = Instant::now();
     cmd.send(ReplayCommand::Jump(Duration::from_secs(30)))
         .await
         .expect("jump");
-    land_at(position + Duration::from_secs(30), &mut rx, &mut monitor).await;
+    land_at(from + Duration::from_secs(30), &mut rx, &mut monitor).await;
     let jumped = t.elapsed().as_secs_f64();
     task.abort();
     std::hint::black_box(monitor.findings());
@@ -210,9 +236,10 @@ pub async fn run(bin: &Path, runs: usize) {
     let path: PathBuf =
         std::env::temp_dir().join(format!("inboxtop-bench-{}.ndjson", std::process::id()));
     let t = Instant::now();
-    let bytes = generate(&path);
+    let count = observation_count();
+    let bytes = generate(&path, count);
     println!(
-        "\n== recording: {OBSERVATIONS} observations, {:.0} MiB, generated in {:.1} s",
+        "\n== recording: {count} observations, {:.0} MiB, generated in {:.1} s",
         bytes as f64 / f64::from(1 << 20),
         t.elapsed().as_secs_f64()
     );
@@ -221,37 +248,41 @@ pub async fn run(bin: &Path, runs: usize) {
             (0..runs)
                 .map(|_| {
                     let t = Instant::now();
-                    assert_eq!(f(), OBSERVATIONS);
-                    OBSERVATIONS as f64 / t.elapsed().as_secs_f64()
+                    assert_eq!(f(), count);
+                    count as f64 / t.elapsed().as_secs_f64()
                 })
                 .collect(),
         )
     };
     let lines = rate(&|| read_lines_only(&path));
+    let parsed_before = rate(&|| parse_string_lines(&path));
     let parsed = rate(&|| parse_only(&path));
     let mut checks: Vec<(f64, u64, String)> = (0..runs).map(|_| check_from(bin, &path)).collect();
     checks.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (secs, _, verdict) = checks[checks.len() / 2].clone();
     let peak = checks.iter().map(|c| c.1).max().unwrap_or(0);
-    let checked = OBSERVATIONS as f64 / secs;
+    let checked = count as f64 / secs;
     println!("(a) read lines only (I/O floor)                   {lines:>12.0} obs/s");
+    println!("(b0) a String per line, serde into Observation    {parsed_before:>12.0} obs/s");
     println!("(b) recording reader: parse only, no model        {parsed:>12.0} obs/s");
     println!(
         "(c) `inboxtop check --from` (process, whole run)  {checked:>12.0} obs/s   (target ≥ 1 M/s)"
     );
     println!(
-        "ratio c/a {:.2}, c/b {:.2}; peak RSS of check {:.1} MiB; verdict: {verdict}",
+        "ratio b/b0 {:.2}, c/a {:.2}, c/b {:.2}; peak RSS of check {:.1} MiB; verdict: {verdict}",
+        parsed / parsed_before,
         checked / lines,
         checked / parsed,
         peak as f64 / 1024.0
     );
 
-    // One landing: it fast-forwards 9 M observations, which takes as long as a `check --from`.
-    let late = Duration::from_millis(OBSERVATIONS * SPACING_MS * 9 / 10);
+    // One landing: it fast-forwards the first 90 % of the observations.
+    let late = Duration::from_millis(count * SPACING_MS * 9 / 10);
     let (landed, jumped) = replay_landing(&path, late).await;
     println!(
-        "replay --from {} s (90 %, 9 M observations before it): lands in {:.2} s   (target ≤ 1 s)",
+        "replay --from {} s (90 %, {} observations before it): lands in {:.2} s   (target ≤ 1 s)",
         late.as_secs(),
+        count * 9 / 10,
         landed
     );
     println!(

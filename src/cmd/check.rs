@@ -195,7 +195,7 @@ fn judge_recording(path: &Path, settings: &Settings) -> Result<Observed> {
         fleet.add(id, Monitor::new(thresholds.clone()));
     }
     let mut read = 0u64;
-    for item in reader {
+    for item in reader.read_ahead().map_err(|e| eyre!("{e}"))? {
         match item {
             Ok(obs) => {
                 fleet.apply(&obs);

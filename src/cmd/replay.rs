@@ -14,13 +14,14 @@ use crate::config::Settings;
 use crate::fleet::Fleet;
 use crate::monitor::{Monitor, Thresholds};
 use crate::record::{Header, Reader};
-use crate::source::replay::{ReplayCommand, ReplayEnd, run_replay};
+use crate::source::replay::{ReplayCommand, ReplayEnd, land, run_replay};
 use crate::ui::Target;
 use crate::ui::time::Zone;
 
 pub(super) async fn run(settings: Settings, args: ReplayArgs) -> Result<ExitCode> {
     let reader = Reader::open(&args.file).map_err(|e| eyre!("{e}"))?;
     let header = reader.header.clone();
+    let mut recorded = reader.read_ahead().map_err(|e| eyre!("{e}"))?;
     let thresholds = header.thresholds(&settings.thresholds());
     let context = export::recording_context(&args.file, &header);
     // A fleet recording replays as a fleet: one model per recorded agent.
@@ -30,15 +31,27 @@ pub(super) async fn run(settings: Settings, args: ReplayArgs) -> Result<ExitCode
         targets.push(target(&args, &header, &id, &thresholds));
         fleet.add(id, Monitor::new(thresholds.clone()));
     }
+    // Land before the TUI starts: the model folds everything before `--from` at full speed.
+    let from = args.from.unwrap_or_default();
+    if !from.is_zero() {
+        eprintln!("inboxtop: landing {} s into the recording…", from.as_secs());
+    }
+    let (landing, recorded, fleet) = tokio::task::spawn_blocking(move || {
+        let landing = land(&mut recorded, from, |obs| {
+            fleet.apply(obs);
+        });
+        (landing, recorded, fleet)
+    })
+    .await?;
     let mut app = App::new(fleet, targets);
     app.view.replay = true;
     app.view.zone = Zone::from_utc_setting(settings.utc.value);
     let (tx, observations) = mpsc::channel(CHANNEL);
     let (replay_tx, replay_rx) = mpsc::channel(16);
     let (notice_tx, notices) = mpsc::channel(1);
-    let (speed, from) = (args.speed, args.from.unwrap_or_default());
+    let speed = args.speed;
     let player = tokio::spawn(async move {
-        let end = run_replay(reader, speed, from, tx, replay_rx).await;
+        let end = run_replay(landing, recorded, speed, tx, replay_rx).await;
         if let Some(notice) = notice(&end) {
             let _ = notice_tx.send(notice).await;
         }

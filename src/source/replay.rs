@@ -1,13 +1,14 @@
 //! Replay: a recording as a source. It sends the recorded observations unchanged (same monotonic
 //! and wall times), so the model sees exactly what it saw live; only the pacing is real time,
-//! scaled by the speed.
+//! scaled by the speed. Starting late in a recording first [`land`]s there: the model folds every
+//! earlier observation at once, and the replay goes on from the start point.
 
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::observation::{Mono, Observation};
-use crate::record::{ReadError, Reader};
+use crate::record::ReadError;
 
 /// What the viewer can ask of a replay.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,36 +81,80 @@ fn due_now(p: &mut Pace, t: Mono, step_credit: &mut u32) -> bool {
     p.due(t).is_none_or(|due| due <= Instant::now())
 }
 
-/// Sends the recording's observations to `tx`, paced by `speed` (0 = as fast as possible),
-/// starting `from` into the recording (earlier observations are sent at once, so the model
-/// state at the start point is right).
-pub async fn run_replay(
-    reader: Reader,
-    speed: f64,
+/// Where a replay starts: every observation before the start point already folded into the
+/// model, in one tight loop (no channel, no redraw), so landing late in a long recording costs
+/// what `check --from` costs for that part of it.
+#[derive(Debug)]
+pub struct Landing {
+    /// Recorded time the replay starts at (`None`: nothing to replay).
+    at: Option<Mono>,
+    /// Observations folded in.
+    folded: u64,
+    /// The first item not folded: the observation at or after the start point, or the error
+    /// that ends the readable part of the recording.
+    next: Option<Result<Observation, ReadError>>,
+}
+
+/// Folds the recording's observations earlier than `from` after its first one into the model
+/// (`fold`), and says where the replay goes on from.
+pub fn land(
+    observations: &mut impl Iterator<Item = Result<Observation, ReadError>>,
     from: Duration,
+    mut fold: impl FnMut(&Observation),
+) -> Landing {
+    let mut landing = Landing {
+        at: None,
+        folded: 0,
+        next: None,
+    };
+    for item in observations {
+        let obs = match item {
+            Ok(obs) => obs,
+            Err(error) => {
+                landing.next = Some(Err(error));
+                break;
+            }
+        };
+        let at = *landing.at.get_or_insert(obs.t.plus(from));
+        if obs.t >= at {
+            landing.next = Some(Ok(obs));
+            break;
+        }
+        fold(&obs);
+        landing.folded += 1;
+    }
+    landing
+}
+
+/// Sends the rest of the recording to `tx` from where it `landed`, paced by `speed`
+/// (0 = as fast as possible).
+pub async fn run_replay(
+    landed: Landing,
+    rest: impl Iterator<Item = Result<Observation, ReadError>>,
+    speed: f64,
     tx: mpsc::Sender<Observation>,
     mut commands: mpsc::Receiver<ReplayCommand>,
 ) -> ReplayEnd {
-    let mut sent = 0u64;
-    let mut pace: Option<Pace> = None;
-    let mut start: Option<Mono> = None;
+    let mut sent = landed.folded;
+    let Some(start) = landed.at else {
+        return ReplayEnd::Finished { sent };
+    };
+    let mut p = Pace {
+        speed,
+        anchor_rec: start,
+        anchor_real: Instant::now(),
+        paused: false,
+    };
     let mut skip_until: Option<Mono> = None;
     let mut step_credit = 0u32;
-    for item in reader {
+    for item in landed.next.into_iter().chain(rest) {
         let obs = match item {
             Ok(obs) => obs,
             Err(error) => return ReplayEnd::Broken { sent, error },
         };
-        let start = *start.get_or_insert(obs.t.plus(from));
-        let p = pace.get_or_insert_with(|| Pace {
-            speed,
-            anchor_rec: start,
-            anchor_real: Instant::now(),
-            paused: false,
-        });
-        let fast_forward = obs.t < start || skip_until.is_some_and(|s| obs.t <= s);
+        let fast_forward = skip_until.is_some_and(|s| obs.t <= s);
         // Wait until the observation is due (or stepped to); skipped ones go out at once.
-        while !fast_forward && !due_now(p, obs.t, &mut step_credit) {
+        while !fast_forward && !due_now(&mut p, obs.t, &mut step_credit) {
             let wait = if p.paused { None } else { p.due(obs.t) };
             let sleep = async {
                 match wait {
@@ -149,8 +194,9 @@ pub async fn run_replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::monitor::{Monitor, Thresholds};
     use crate::observation::Kind;
-    use crate::record::Header;
+    use crate::record::{Header, Reader};
 
     fn recording(name: &str, times_ms: &[u64]) -> std::path::PathBuf {
         let path =
@@ -170,30 +216,40 @@ mod tests {
         path
     }
 
-    /// The observations' times, and how much (tokio) time the replay took.
-    async fn collect(path: &std::path::Path, speed: f64, from: Duration) -> (Vec<Mono>, Duration) {
+    /// A replay of `path` landed `from` in: the one agent's model, the landing and the rest.
+    fn landed(path: &std::path::Path, from: Duration) -> (Monitor, Landing, Reader) {
+        let mut reader = Reader::open(path).unwrap();
+        let mut monitor = Monitor::new(Thresholds::default());
+        let landing = land(&mut reader, from, |obs| monitor.apply(obs));
+        (monitor, landing, reader)
+    }
+
+    /// The sent observations' times, how much (tokio) time the replay took, and how many
+    /// observations the landing folded into the model.
+    async fn collect(
+        path: &std::path::Path,
+        speed: f64,
+        from: Duration,
+    ) -> (Vec<Mono>, Duration, u64) {
         let (tx, mut rx) = mpsc::channel(16);
         let (_cmd_tx, cmd_rx) = mpsc::channel(4);
         let started = Instant::now();
-        let task = tokio::spawn(run_replay(
-            Reader::open(path).unwrap(),
-            speed,
-            from,
-            tx,
-            cmd_rx,
-        ));
+        let (monitor, landing, rest) = landed(path, from);
+        let task = tokio::spawn(run_replay(landing, rest, speed, tx, cmd_rx));
         let mut got = Vec::new();
         while let Some(obs) = rx.recv().await {
             got.push(obs.t);
         }
-        assert!(matches!(task.await.unwrap(), ReplayEnd::Finished { .. }));
-        (got, Instant::now().duration_since(started))
+        let total = got.len() as u64 + monitor.observations;
+        assert!(matches!(task.await.unwrap(), ReplayEnd::Finished { sent } if sent == total));
+        let folded = monitor.observations;
+        (got, Instant::now().duration_since(started), folded)
     }
 
     #[tokio::test(start_paused = true)]
     async fn pacing_follows_recorded_time_scaled_by_speed() {
         let path = recording("pace", &[1000, 2000, 5000]);
-        let (got, took) = collect(&path, 2.0, Duration::ZERO).await;
+        let (got, took, _) = collect(&path, 2.0, Duration::ZERO).await;
         assert_eq!(
             got,
             vec![
@@ -204,17 +260,25 @@ mod tests {
         );
         // The paused tokio clock only moves when the replay sleeps: 4 s recorded at 2× is 2 s.
         assert_eq!(took, Duration::from_secs(2));
-        let (_, instant) = collect(&path, 0.0, Duration::ZERO).await;
+        let (_, instant, _) = collect(&path, 0.0, Duration::ZERO).await;
         assert_eq!(instant, Duration::ZERO);
         std::fs::remove_file(&path).ok();
     }
 
     #[tokio::test(start_paused = true)]
-    async fn from_skips_ahead_but_still_sends_the_earlier_observations() {
+    async fn from_lands_with_the_earlier_observations_in_the_model_and_sends_the_rest() {
         let path = recording("from", &[0, 1000, 9000, 10_000]);
-        let (got, took) = collect(&path, 1.0, Duration::from_secs(9)).await;
-        assert_eq!(got.len(), 4);
+        let (got, took, folded) = collect(&path, 1.0, Duration::from_secs(9)).await;
+        assert_eq!(folded, 2);
+        assert_eq!(
+            got,
+            vec![Mono::from_millis(9000), Mono::from_millis(10_000)]
+        );
         assert_eq!(took, Duration::from_secs(1));
+        // Landing mid-gap: the next observation comes when its time is due, not at once.
+        let (got, took, folded) = collect(&path, 1.0, Duration::from_millis(8500)).await;
+        assert_eq!((got.len(), folded), (2, 2));
+        assert_eq!(took, Duration::from_millis(1500));
         std::fs::remove_file(&path).ok();
     }
 
@@ -223,13 +287,8 @@ mod tests {
         let path = recording("ctl", &[0, 10_000, 20_000, 60_000, 61_000]);
         let (tx, mut rx) = mpsc::channel(16);
         let (cmd, cmd_rx) = mpsc::channel(4);
-        let task = tokio::spawn(run_replay(
-            Reader::open(&path).unwrap(),
-            1.0,
-            Duration::ZERO,
-            tx,
-            cmd_rx,
-        ));
+        let (_, landing, rest) = landed(&path, Duration::ZERO);
+        let task = tokio::spawn(run_replay(landing, rest, 1.0, tx, cmd_rx));
         assert_eq!(rx.recv().await.unwrap().t, Mono::ZERO);
         cmd.send(ReplayCommand::TogglePause).await.unwrap();
         // Paused: nothing arrives, however long we wait.
@@ -259,24 +318,21 @@ mod tests {
         let mut text = std::fs::read_to_string(&path).unwrap();
         text += "garbage\n";
         std::fs::write(&path, text).unwrap();
-        let (tx, mut rx) = mpsc::channel(16);
-        let (_c, cmd_rx) = mpsc::channel(1);
-        let end = run_replay(
-            Reader::open(&path).unwrap(),
-            0.0,
-            Duration::ZERO,
-            tx,
-            cmd_rx,
-        )
-        .await;
-        let mut n = 0;
-        while rx.recv().await.is_some() {
-            n += 1;
-        }
-        assert_eq!(n, 2);
-        match end {
-            ReplayEnd::Broken { sent: 2, error } => assert_eq!(error.line, 4),
-            other => panic!("{other:?}"),
+        // Broken after the start point (sent), and before it (folded while landing).
+        for (from, sent_live) in [(Duration::ZERO, 2), (Duration::from_secs(60), 0)] {
+            let (tx, mut rx) = mpsc::channel(16);
+            let (_c, cmd_rx) = mpsc::channel(1);
+            let (_, landing, rest) = landed(&path, from);
+            let end = run_replay(landing, rest, 0.0, tx, cmd_rx).await;
+            let mut n = 0;
+            while rx.recv().await.is_some() {
+                n += 1;
+            }
+            assert_eq!(n, sent_live, "{from:?}");
+            match end {
+                ReplayEnd::Broken { sent: 2, error } => assert_eq!(error.line, 4),
+                other => panic!("{other:?}"),
+            }
         }
         std::fs::remove_file(&path).ok();
     }
