@@ -90,9 +90,18 @@ fn scalar_text(v: &Value) -> Option<String> {
 
 /// Cuts `s` to at most `max` characters, on a character boundary.
 pub fn truncate_chars(s: &str, max: usize) -> String {
+    truncated(s, max).to_owned()
+}
+
+/// The first `max` characters of `s` (all of it when shorter), borrowed.
+pub fn truncated(s: &str, max: usize) -> &str {
+    // A character is at least one byte: a string of at most `max` bytes needs no counting.
+    if s.len() <= max {
+        return s;
+    }
     match s.char_indices().nth(max) {
-        Some((i, _)) => s[..i].to_string(),
-        None => s.to_string(),
+        Some((i, _)) => &s[..i],
+        None => s,
     }
 }
 
@@ -327,6 +336,15 @@ mod tests {
         assert!(read(payloads[12]) && read(payloads[20]) && read(payloads[21]));
         assert!(!read(payloads[13]) && !read(payloads[16]));
     }
+
+    #[test]
+    fn truncated_borrows_whole_characters() {
+        assert_eq!(truncated("héllo", 2), "hé");
+        assert_eq!(truncated("héllo", 5), "héllo");
+        assert_eq!(truncated("ééé", 4), "ééé");
+        assert_eq!(truncated("", 0), "");
+        assert_eq!(truncated("ab", 0), "");
+    }
 }
 
 #[cfg(test)]
@@ -419,6 +437,13 @@ mod fuzz {
         ) {
             let data = format!(r#"{{"timestamp":"{text}"}}"#);
             prop_assert_eq!(heartbeat_timestamp(&data), heartbeat_timestamp_json(&data));
+        }
+
+        #[test]
+        fn truncated_is_a_prefix_of_whole_characters(text in ".{0,40}", max in 0usize..50) {
+            let cut = truncated(&text, max);
+            prop_assert!(text.starts_with(cut));
+            prop_assert_eq!(cut.chars().count(), text.chars().count().min(max));
         }
     }
 }
