@@ -447,14 +447,14 @@ impl StreamSource {
             let kind = match item {
                 Item::Event(f) => Kind::SseEvent {
                     session,
-                    event: self.endpoint.scrub(&f.event),
-                    id: f.id.map(|id| self.endpoint.scrub(&id)),
-                    data: self.endpoint.scrub(&f.data),
+                    event: self.endpoint.scrub_owned(f.event),
+                    id: f.id.map(|id| self.endpoint.scrub_owned(id)),
+                    data: self.endpoint.scrub_owned(f.data),
                     retry_ms: f.retry_ms,
                 },
                 Item::Comment(text) => Kind::SseComment {
                     session,
-                    text: self.endpoint.scrub(&text),
+                    text: self.endpoint.scrub_owned(text),
                 },
                 Item::Oversized { bytes } => Kind::OversizedEvent {
                     session,
