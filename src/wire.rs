@@ -115,7 +115,7 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
 /// The `timestamp` of a heartbeat payload `{"timestamp":"<RFC3339>"}`, if it has one.
 ///
 /// Every heartbeat goes through here, so the payload the servers send is read without building
-/// a JSON tree; any other shape goes to serde_json, with the same result for the plain one.
+/// a JSON tree; any other shape goes to `serde_json`, with the same result for the plain one.
 pub fn heartbeat_timestamp(data: &str) -> Option<DateTime<Utc>> {
     match plain_heartbeat_text(data) {
         Some(text) => parse_timestamp(text),
@@ -125,7 +125,7 @@ pub fn heartbeat_timestamp(data: &str) -> Option<DateTime<Utc>> {
 
 /// The string of a payload that is exactly `{"timestamp":"…"}` when that string holds no byte
 /// JSON would unescape (`\`), end on (`"`) or reject (a control character): then the text here
-/// is the text serde_json would read.
+/// is the text `serde_json` would read.
 fn plain_heartbeat_text(data: &str) -> Option<&str> {
     let text = data
         .strip_prefix(r#"{"timestamp":""#)?
