@@ -90,9 +90,18 @@ fn scalar_text(v: &Value) -> Option<String> {
 
 /// Cuts `s` to at most `max` characters, on a character boundary.
 pub fn truncate_chars(s: &str, max: usize) -> String {
+    truncated(s, max).to_owned()
+}
+
+/// The first `max` characters of `s` (all of it when shorter), borrowed.
+pub fn truncated(s: &str, max: usize) -> &str {
+    // A character is at least one byte: a string of at most `max` bytes needs no counting.
+    if s.len() <= max {
+        return s;
+    }
     match s.char_indices().nth(max) {
-        Some((i, _)) => s[..i].to_string(),
-        None => s.to_string(),
+        Some((i, _)) => &s[..i],
+        None => s,
     }
 }
 
@@ -104,7 +113,30 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// The `timestamp` of a heartbeat payload `{"timestamp":"<RFC3339>"}`, if it has one.
+///
+/// Every heartbeat goes through here, so the payload the servers send is read without building
+/// a JSON tree; any other shape goes to `serde_json`, with the same result for the plain one.
 pub fn heartbeat_timestamp(data: &str) -> Option<DateTime<Utc>> {
+    match plain_heartbeat_text(data) {
+        Some(text) => parse_timestamp(text),
+        None => heartbeat_timestamp_json(data),
+    }
+}
+
+/// The string of a payload that is exactly `{"timestamp":"…"}` when that string holds no byte
+/// JSON would unescape (`\`), end on (`"`) or reject (a control character): then the text here
+/// is the text `serde_json` would read.
+fn plain_heartbeat_text(data: &str) -> Option<&str> {
+    let text = data
+        .strip_prefix(r#"{"timestamp":""#)?
+        .strip_suffix(r#""}"#)?;
+    text.bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+        .then_some(text)
+}
+
+/// [`heartbeat_timestamp`] for any payload shape: `timestamp` or `ts`, anywhere JSON allows.
+fn heartbeat_timestamp_json(data: &str) -> Option<DateTime<Utc>> {
     let value: Value = serde_json::from_str(data).ok()?;
     let ts = value.get("timestamp").or_else(|| value.get("ts"))?;
     parse_timestamp(ts.as_str()?)
@@ -261,6 +293,58 @@ mod tests {
         assert!(heartbeat_timestamp("not json").is_none());
         assert!(heartbeat_timestamp(r#"{"timestamp":12}"#).is_none());
     }
+
+    #[test]
+    fn heartbeat_fast_path_agrees_with_serde_json() {
+        let plain = r#"{"timestamp":"2026-11-25T03:00:01.500Z"}"#;
+        assert!(plain_heartbeat_text(plain).is_some());
+        let payloads = [
+            plain,
+            r#"{"timestamp":"2026-11-25T03:00:01+02:00"}"#,
+            r#"{"timestamp":"2026-11-25t03:00:01.123456789z"}"#,
+            r#"{"timestamp":" 2026-11-25T03:00:01Z "}"#,
+            r#"{"timestamp":"2026-11-25 03:00:01Z"}"#,
+            r#"{"timestamp":"2026-11-25T03:00:01"}"#,
+            r#"{"timestamp":"2026-11-25T03:00:60Z"}"#,
+            r#"{"timestamp":"2026-02-30T03:00:01Z"}"#,
+            r#"{"timestamp":"1764039601"}"#,
+            r#"{"timestamp":"2026-11-25T03:00:01Zé"}"#,
+            r#"{"timestamp":"２０２６-11-25T03:00:01Z"}"#,
+            r#"{"timestamp":""}"#,
+            // Escapes and control characters: serde_json decides.
+            r#"{"timestamp":"2026-11-25T03:00:01\u002e5Z"}"#,
+            "{\"timestamp\":\"2026-11-25T03:00:01Z\t\"}",
+            r#"{"timestamp":"2026-11-25T03:00:01Z\""}"#,
+            r#"{"timestamp":"a","timestamp":"2026-11-25T03:00:01Z"}"#,
+            // Truncated, or not quite the plain layout.
+            r#"{"timestamp":"2026-11-25T03:00:01.5"#,
+            r#"{"timestamp":"2026-11-25T03:00:01.5Z""#,
+            r#"{"timestamp":"}"#,
+            r#"{"timestamp":"2026-11-25T03:00:01Z"} "#,
+            r#"{ "timestamp": "2026-11-25T03:00:01Z" }"#,
+            r#"{"ts":"2026-11-25T03:00:01Z"}"#,
+            r#"{"timestamp":"2026-11-25T03:00:01Z","seq":1}"#,
+        ];
+        for data in payloads {
+            assert_eq!(
+                heartbeat_timestamp(data),
+                heartbeat_timestamp_json(data),
+                "{data}"
+            );
+        }
+        let read = |d| heartbeat_timestamp(d).is_some();
+        assert!(read(payloads[12]) && read(payloads[20]) && read(payloads[21]));
+        assert!(!read(payloads[13]) && !read(payloads[16]));
+    }
+
+    #[test]
+    fn truncated_borrows_whole_characters() {
+        assert_eq!(truncated("héllo", 2), "hé");
+        assert_eq!(truncated("héllo", 5), "héllo");
+        assert_eq!(truncated("ééé", 4), "ééé");
+        assert_eq!(truncated("", 0), "");
+        assert_eq!(truncated("ab", 0), "");
+    }
 }
 
 #[cfg(test)]
@@ -339,7 +423,27 @@ mod fuzz {
 
         #[test]
         fn any_text_as_a_heartbeat_is_fine(text in ".{0,200}") {
-            let _ = heartbeat_timestamp(&text);
+            prop_assert_eq!(heartbeat_timestamp(&text), heartbeat_timestamp_json(&text));
+        }
+
+        #[test]
+        fn any_heartbeat_string_reads_as_serde_json_reads_it(
+            text in prop_oneof![
+                // Mostly valid timestamps, in every form RFC 3339 allows and a few it does not.
+                "20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,12})?([Zz]|[+-](0[0-9]|1[0-2]):?[0-5][0-9])?",
+                "[0-9T:.Z+ \\\\\"\t\u{0}-\u{1f}\u{7f}é-]{0,40}",
+                any::<String>(),
+            ],
+        ) {
+            let data = format!(r#"{{"timestamp":"{text}"}}"#);
+            prop_assert_eq!(heartbeat_timestamp(&data), heartbeat_timestamp_json(&data));
+        }
+
+        #[test]
+        fn truncated_is_a_prefix_of_whole_characters(text in ".{0,40}", max in 0usize..50) {
+            let cut = truncated(&text, max);
+            prop_assert!(text.starts_with(cut));
+            prop_assert_eq!(cut.chars().count(), text.chars().count().min(max));
         }
     }
 }

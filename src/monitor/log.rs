@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::ring::Ring;
 use crate::observation::Mono;
-use crate::wire::truncate_chars;
+use crate::wire::truncated;
 
 /// Entries kept.
 pub const LOG_CAPACITY: usize = 5000;
@@ -68,15 +68,28 @@ impl EventLog {
         id: Option<&str>,
         data: &str,
     ) {
-        self.entries.push(LogEntry {
-            t,
-            wall,
-            session,
-            kind,
-            name: truncate_chars(name, MAX_FIELD_CHARS),
-            id: id.map(|i| truncate_chars(i, MAX_FIELD_CHARS)),
-            data: truncate_chars(data, MAX_DATA_CHARS),
-            data_len: data.len(),
+        // Under a flood the ring is full: the entry leaving lends its strings to the new one, so
+        // logging an event allocates nothing.
+        self.entries.push_with(|leaving| {
+            let (mut name_buf, mut id_buf, mut data_buf) =
+                leaving.map(|e| (e.name, e.id, e.data)).unwrap_or_default();
+            refill(&mut name_buf, truncated(name, MAX_FIELD_CHARS));
+            refill(&mut data_buf, truncated(data, MAX_DATA_CHARS));
+            let id = id.map(|id| {
+                let mut buf = id_buf.take().unwrap_or_default();
+                refill(&mut buf, truncated(id, MAX_FIELD_CHARS));
+                buf
+            });
+            LogEntry {
+                t,
+                wall,
+                session,
+                kind,
+                name: name_buf,
+                id,
+                data: data_buf,
+                data_len: data.len(),
+            }
         });
     }
 
@@ -84,6 +97,19 @@ impl EventLog {
     pub fn total(&self) -> u64 {
         self.entries.total()
     }
+}
+
+/// A reused buffer keeps its allocation up to this size; a larger one (from a rare big event) is
+/// cut to fit, so the held memory follows what the log holds now.
+const REUSE_CAPACITY: usize = 1024;
+
+/// Makes `buf` hold `text`, reusing its allocation.
+fn refill(buf: &mut String, text: &str) {
+    buf.clear();
+    if buf.capacity() > REUSE_CAPACITY {
+        buf.shrink_to(text.len());
+    }
+    buf.push_str(text);
 }
 
 #[cfg(test)]
@@ -109,5 +135,25 @@ mod tests {
         assert_eq!(e.data.len(), MAX_DATA_CHARS);
         assert_eq!(e.data_len, big.len());
         assert_eq!((log.entries.len(), log.total()), (2, 3));
+    }
+
+    #[test]
+    fn reused_entries_hold_only_their_own_text() {
+        let mut log = EventLog::with_capacity(1);
+        let big = "y".repeat(MAX_DATA_CHARS);
+        let at = (Mono::ZERO, DateTime::UNIX_EPOCH, 1, EntryKind::Event);
+        log.push(at.0, at.1, at.2, at.3, "message", Some("m-1"), &big);
+        log.push(at.0, at.1, at.2, at.3, "hb", None, "{}");
+        let e = log.entries.last().unwrap();
+        assert_eq!((e.name.as_str(), e.id.as_deref()), ("hb", None));
+        assert_eq!((e.data.as_str(), e.data_len), ("{}", 2));
+        assert!(
+            e.data.capacity() <= REUSE_CAPACITY,
+            "the big buffer was cut"
+        );
+        log.push(at.0, at.1, at.2, at.3, "message", Some("m-2"), "x");
+        let e = log.entries.last().unwrap();
+        assert_eq!((e.id.as_deref(), e.data.as_str()), (Some("m-2"), "x"));
+        assert_eq!(log.total(), 3);
     }
 }

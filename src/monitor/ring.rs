@@ -22,10 +22,18 @@ impl<T> Ring<T> {
     }
 
     pub fn push(&mut self, item: T) {
-        if self.items.len() == self.capacity {
-            self.items.pop_front();
-        }
-        self.items.push_back(item);
+        self.push_with(|_| item);
+    }
+
+    /// Pushes the item `make` builds. When the ring is full, `make` gets the oldest item, which
+    /// leaves now, so that its allocations can be reused (the ring is full for good under a flood).
+    pub fn push_with(&mut self, make: impl FnOnce(Option<T>) -> T) {
+        let leaving = if self.items.len() == self.capacity {
+            self.items.pop_front()
+        } else {
+            None
+        };
+        self.items.push_back(make(leaving));
         self.total += 1;
     }
 
@@ -94,5 +102,20 @@ mod tests {
         assert_eq!(r.dropped(), 7);
         r.clear();
         assert_eq!((r.len(), r.total()), (0, 10));
+    }
+
+    #[test]
+    fn push_with_hands_over_the_item_leaving() {
+        let mut r = Ring::new(2);
+        let mut left = Vec::new();
+        for i in 0..5 {
+            r.push_with(|old| {
+                left.push(old);
+                i
+            });
+        }
+        assert_eq!(left, vec![None, None, Some(0), Some(1), Some(2)]);
+        assert_eq!(r.iter().copied().collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(r.total(), 5);
     }
 }

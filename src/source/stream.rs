@@ -443,30 +443,47 @@ impl StreamSource {
         wall: chrono::DateTime<Utc>,
         items: &mut Vec<Item>,
     ) -> Option<()> {
-        for item in items.drain(..) {
-            let kind = match item {
-                Item::Event(f) => Kind::SseEvent {
-                    session,
-                    event: self.endpoint.scrub(&f.event),
-                    id: f.id.map(|id| self.endpoint.scrub(&id)),
-                    data: self.endpoint.scrub(&f.data),
-                    retry_ms: f.retry_ms,
-                },
-                Item::Comment(text) => Kind::SseComment {
-                    session,
-                    text: self.endpoint.scrub(&text),
-                },
-                Item::Oversized { bytes } => Kind::OversizedEvent {
-                    session,
-                    bytes,
-                    limit: self.settings.max_line_bytes as u64,
-                },
-            };
-            let obs = self.clock.observation(t, wall, kind);
-            super::log(&self.endpoint, &obs);
-            self.tx.send(obs).await.ok()?;
+        let mut items = items.drain(..);
+        while items.len() > 0 {
+            // Room for the whole chunk's items is waited for once, not once per item.
+            let room = items.len().min(self.tx.max_capacity());
+            let permits = self.tx.reserve_many(room).await.ok()?;
+            for (permit, item) in permits.zip(&mut items) {
+                permit.send(self.observe(session, t, wall, item));
+            }
         }
         Some(())
+    }
+
+    /// The observation of one parsed item, logged.
+    fn observe(
+        &self,
+        session: u64,
+        t: Mono,
+        wall: chrono::DateTime<Utc>,
+        item: Item,
+    ) -> Observation {
+        let kind = match item {
+            Item::Event(f) => Kind::SseEvent {
+                session,
+                event: self.endpoint.scrub_owned(f.event),
+                id: f.id.map(|id| self.endpoint.scrub_owned(id)),
+                data: self.endpoint.scrub_owned(f.data),
+                retry_ms: f.retry_ms,
+            },
+            Item::Comment(text) => Kind::SseComment {
+                session,
+                text: self.endpoint.scrub_owned(text),
+            },
+            Item::Oversized { bytes } => Kind::OversizedEvent {
+                session,
+                bytes,
+                limit: self.settings.max_line_bytes as u64,
+            },
+        };
+        let obs = self.clock.observation(t, wall, kind);
+        super::log(&self.endpoint, &obs);
+        obs
     }
 
     async fn connect_failed(
