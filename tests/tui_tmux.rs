@@ -184,6 +184,70 @@ fn the_flood_shows_its_sessions_as_a_timeline_and_one_opens_in_full() {
     assert!(screen.contains("timeline-exit=100"), "{screen}");
 }
 
+#[test]
+fn a_fleet_opens_its_worst_agent_on_enter_and_comes_back_on_esc() {
+    let Some(tmux) = Tmux::start("fleet") else {
+        return;
+    };
+    let bin = env!("CARGO_BIN_EXE_inboxtop");
+    let cmd = format!(
+        "{bin} demo --agents 4 --scenario healthy,heartbeat-flood --time-scale 10; echo fleet-exit=$((100 + $?))"
+    );
+    tmux.keys(&[&cmd, "Enter"]);
+    let screen = tmux.wait_for("four agents, the two floods critical and first", |s| {
+        let rows = fleet_rows(s);
+        let mut ids: Vec<&str> = rows.iter().map(|(_, id)| id.as_str()).collect();
+        ids.sort_unstable();
+        ids == [
+            "healthy-1",
+            "healthy-3",
+            "heartbeat-flood-2",
+            "heartbeat-flood-4",
+        ] && rows[..2]
+            .iter()
+            .all(|(v, id)| v == "CRITICAL" && id.starts_with("heartbeat-flood-"))
+    });
+    assert!(screen.contains("fleet of 4 agents"), "{screen}");
+    let first = fleet_rows(&screen)[0].1.clone();
+
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the single-agent view of the first row", |s| {
+        s.contains(&format!("agent {first} @"))
+            && s.contains("Findings")
+            && s.contains("Heartbeats")
+            && s.contains("Event log")
+    });
+    assert!(!screen.contains("fleet of 4 agents"), "{screen}");
+
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the fleet rows again", |s| {
+        s.contains("fleet of 4 agents") && fleet_rows(s).len() == 4
+    });
+
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the shell", |s| s.contains("fleet-exit=1"));
+    assert!(screen.contains("fleet-exit=100"), "{screen}");
+    assert!(
+        !tmux.alternate_screen_on(),
+        "alternate screen left on after quit"
+    );
+}
+
+/// The (verdict, agent id) of each row of the fleet table on `screen`, top to bottom.
+fn fleet_rows(screen: &str) -> Vec<(String, String)> {
+    screen
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.trim_start_matches('┃').split_whitespace();
+            let verdict = words.next()?;
+            let id = words.next()?;
+            ["CRITICAL", "WARNING", "UNKNOWN", "OK"]
+                .contains(&verdict)
+                .then(|| (verdict.to_owned(), id.to_owned()))
+        })
+        .collect()
+}
+
 /// Whether the shell printed `{tag}:<exit status>:` (the command line shows `{tag}:$?:`).
 fn exited(screen: &str, tag: &str) -> bool {
     screen
