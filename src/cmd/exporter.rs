@@ -72,7 +72,7 @@ async fn fold(pipeline: &mut Pipeline, shared: &Shared) {
 
 /// A fleet needs two connections and, simulated, a listener per agent: raise the soft limit on
 /// open files to the hard limit, and say so when even that is too low for the fleet.
-fn raise_open_files_limit() {
+pub(super) fn raise_open_files_limit() {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => warn_if_too_few_open_files(limit),
         Err(e) => eprintln!("inboxtop: could not raise the open-files limit: {e}"),
