@@ -3,7 +3,7 @@
 //! ```sh
 //! cargo run --release --example bench              # everything (needs tmux for the TUI figures)
 //! cargo run --release --example bench -- ingest    # one part: ingest | render | memory | tui |
-//!                                                  # frames | recording | verdict
+//!                                                  # frames | recording | verdict | fleet
 //! ```
 //!
 //! Results are printed as a table; BENCHMARKS.md records them with the machine they ran on.
@@ -28,6 +28,7 @@ use inboxtop::secret::ApiKey;
 use inboxtop::source::{self, Endpoint, StreamCommand, StreamSettings};
 use inboxtop::wire::WireMessage;
 
+mod fleet;
 mod frames;
 mod recording;
 mod verdict;
@@ -72,6 +73,9 @@ fn main() {
     }
     if part == "all" || part == "verdict" {
         verdict::run(&binary());
+    }
+    if part == "all" || part == "fleet" {
+        rt.block_on(fleet::run(&binary()));
     }
 }
 
@@ -396,8 +400,9 @@ fn render() {
 // ---------------------------------------------------------------------------------------------
 // 5. Memory: 1,000,000 events and 100,000 inbox messages through the model.
 
-fn rss_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// A `/proc/<process>/status` figure in KiB (`process`: a pid, or `self`).
+fn rss_kib(process: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).unwrap_or_default();
     status
         .lines()
         .find(|l| l.starts_with(field))
@@ -407,7 +412,7 @@ fn rss_kib(field: &str) -> u64 {
 }
 
 fn memory() {
-    let start = rss_kib("VmRSS:");
+    let start = rss_kib("self", "VmRSS:");
     let mut m = Monitor::new(Thresholds::default());
     let mut checkpoints = Vec::new();
     let mut t = 0u64;
@@ -459,7 +464,7 @@ fn memory() {
             ));
         }
         if (i + 1) % 250_000 == 0 {
-            checkpoints.push((i + 1, rss_kib("VmRSS:")));
+            checkpoints.push((i + 1, rss_kib("self", "VmRSS:")));
         }
     }
     println!(
@@ -478,7 +483,7 @@ fn memory() {
     }
     println!(
         "peak RSS (VmHWM)                                  {:>8.1} MiB   (target < 64 MiB)",
-        rss_kib("VmHWM:") as f64 / 1024.0
+        rss_kib("self", "VmHWM:") as f64 / 1024.0
     );
     println!(
         "totals exact: events {} heartbeats {} log held {}/{}",

@@ -9,7 +9,6 @@ use super::pipeline::{Pipeline, Watched};
 use crate::cli::{ExporterArgs, SimArgs};
 use crate::config::Settings;
 use crate::exporter::{self, Exposed, Shared};
-use crate::monitor::Monitor;
 
 /// Observations folded in per lock of the shared models: a flood does not take the lock once per
 /// event, and a scrape never waits behind more than one batch.
@@ -20,7 +19,10 @@ pub(super) async fn run(settings: Settings, args: ExporterArgs) -> Result<ExitCo
     let watched = watched(&settings, &args).await?;
     let mut exposed = Exposed::new();
     for w in &watched {
-        exposed.add(w.endpoint.agent.clone(), Monitor::new(w.thresholds.clone()));
+        exposed.add(
+            w.endpoint.agent.clone(),
+            exporter::monitor(w.thresholds.clone()),
+        );
     }
     let shared = exposed.shared();
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -72,7 +74,7 @@ async fn fold(pipeline: &mut Pipeline, shared: &Shared) {
 
 /// A fleet needs two connections and, simulated, a listener per agent: raise the soft limit on
 /// open files to the hard limit, and say so when even that is too low for the fleet.
-fn raise_open_files_limit() {
+pub(super) fn raise_open_files_limit() {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => warn_if_too_few_open_files(limit),
         Err(e) => eprintln!("inboxtop: could not raise the open-files limit: {e}"),

@@ -34,12 +34,26 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::fleet::{Applied, Fleet};
-use crate::monitor::Monitor;
+use crate::monitor::log::EventLog;
+use crate::monitor::{Monitor, Thresholds};
 use crate::observation::Observation;
 use series::AgentSeries;
 
 pub use metrics::{CONTENT_TYPE, exposition};
 pub use serve::{router, serve};
+
+/// Event-log entries each exposed agent keeps. The exposition never shows the log, and the
+/// detectors read only its newest entries (the current session's last activity): a fleet need not
+/// pay for the TUI's 5 000-entry pane, about 1.2 MiB an agent once full (a day of 15 s heartbeats).
+pub const LOG_CAPACITY: usize = 256;
+
+/// A fresh model for one exposed agent: the monitor's, with the event log cut to [`LOG_CAPACITY`].
+pub fn monitor(thresholds: Thresholds) -> Monitor {
+    Monitor {
+        log: EventLog::with_capacity(LOG_CAPACITY),
+        ..Monitor::new(thresholds)
+    }
+}
 
 /// The exporter's state as its tasks share it: sources apply, scrapes read.
 pub type Shared = Arc<Mutex<Exposed>>;
@@ -110,5 +124,40 @@ impl Exposed {
     /// The state, ready to share with [`serve::serve`].
     pub fn shared(self) -> Shared {
         Arc::new(Mutex::new(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::FindingKind;
+    use crate::testkit::Timeline;
+
+    /// Four logs' worth of 15 s heartbeats in one session, then a silence that stalls it.
+    fn long_session_then_silence(t: &mut Timeline) {
+        let beats = LOG_CAPACITY as u64 * 4;
+        t.open(0, 1);
+        for i in 1..=beats {
+            t.heartbeat(i * 15_000, 1, i * 15_000);
+        }
+        t.tick(beats * 15_000 + 80_000);
+    }
+
+    #[test]
+    fn the_capped_log_keeps_what_the_detectors_read() {
+        let mut full = Timeline::new();
+        let mut capped = Timeline::new();
+        capped.m = monitor(capped.m.thresholds.clone());
+        long_session_then_silence(&mut full);
+        long_session_then_silence(&mut capped);
+        assert_eq!(capped.m.log.entries.len(), LOG_CAPACITY);
+        assert!(full.m.log.entries.len() > LOG_CAPACITY);
+        assert_eq!(
+            capped.m.log.total(),
+            full.m.log.total(),
+            "the count stays exact"
+        );
+        assert!(full.has(FindingKind::StreamStalled), "{:?}", full.summary());
+        assert_eq!(capped.findings(), full.findings());
     }
 }

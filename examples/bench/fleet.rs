@@ -1,0 +1,441 @@
+//! Fleet: 1 000 agents in one `inboxtop exporter` (the release binary) at real speed — heartbeats
+//! every 15 s, no peer messages — against the same binary watching one agent, the baseline of the
+//! same run. A second 1 000-agent exporter peeks every 15 s instead of every 5 s, which shows what
+//! the peeks cost. The simulators run in a process of their own (`inboxtop serve --agents N`), so
+//! their cost is not the exporters'; each exporter watches agents of its own, as a simulated agent
+//! (like a real one) keeps one stream per id and a second client would take it over.
+//!
+//! The exporters start with the open-files soft limit lowered to 1 024, which 1 000 agents × 2
+//! connections exceed: they run only if the exporter raises it, and the bench reads the raised
+//! limit and the open sockets back from `/proc`.
+//!
+//! An exporter's rings fill over a day, so the bench also fills models in-process and measures
+//! what one agent holds then: with the TUI's caps and with the exporter's.
+
+use std::io::{BufRead, BufReader};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use inboxtop::monitor::{Monitor, Thresholds};
+use inboxtop::observation::{Kind, Mono, Observation};
+
+use super::{cpu_seconds, median, rss_kib, wall};
+
+const AGENTS: usize = 1000;
+/// After every stream is up: the first peeks and heartbeats, the allocator settling.
+const WARM_UP: Duration = Duration::from_secs(20);
+const IDLE_WINDOW: Duration = Duration::from_secs(60);
+const SCRAPES: usize = 20;
+/// The soft limit the exporters start with: below what 1 000 agents need.
+const LOW_SOFT_LIMIT: u32 = 1024;
+/// Models filled in-process for the steady-state figure.
+const FILLED: usize = 200;
+
+/// A child process, killed when dropped.
+struct Process(Child);
+
+impl Process {
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Reads stdout lines until `done` says the text so far is complete.
+    fn read_until(&mut self, done: impl Fn(&str) -> bool) -> String {
+        let stdout = self.0.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut text = String::new();
+        while !done(&text) {
+            let line = lines
+                .next()
+                .expect("the process ended early")
+                .expect("stdout");
+            text += &line;
+            text.push('\n');
+        }
+        // Keep reading in the background, so the process never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        text
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `count` simulated agents, and the `[[agents]]` config `serve` printed for them.
+fn simulators(bin: &Path, count: usize) -> (Process, String) {
+    let child = Command::new(bin)
+        .args(["serve", "--agents", &count.to_string(), "--port", "0"])
+        .args(["--heartbeat-interval", "15s", "--peer-interval", "100000s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("inboxtop serve");
+    let mut sims = Process(child);
+    let config = sims.read_until(|text| text.matches("base_url").count() == count);
+    (sims, config)
+}
+
+/// The config for the agents `range` of `config`: its comment lines, then those tables.
+fn some_agents(config: &str, range: Range<usize>) -> String {
+    let mut tables = config.split("\n[[agents]]");
+    let head = tables.next().unwrap_or_default().to_owned();
+    tables
+        .skip(range.start)
+        .take(range.len())
+        .fold(head, |text, table| text + "\n[[agents]]" + table)
+}
+
+/// One exporter and what was measured of it.
+struct Exporter {
+    name: &'static str,
+    process: Process,
+    metrics: String,
+    agents: usize,
+}
+
+impl Exporter {
+    fn start(
+        bin: &Path,
+        dir: &Path,
+        name: &'static str,
+        config: &str,
+        agents: usize,
+        flags: &[&str],
+    ) -> Exporter {
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, config).expect("write config");
+        let child = Command::new("sh")
+            .args([
+                "-c",
+                &format!("ulimit -Sn {LOW_SOFT_LIMIT} && exec \"$0\" \"$@\""),
+            ])
+            .arg(bin)
+            .args(["exporter", "--listen", "127.0.0.1:0"])
+            .args(flags)
+            .arg("--config")
+            .arg(&file)
+            .arg("--log-file")
+            .arg(dir.join(format!("{name}.log")))
+            .env("INBOXTOP_API_KEY", "demo")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("inboxtop exporter");
+        let mut process = Process(child);
+        let banner = process.read_until(|text| text.contains("/metrics"));
+        let metrics = banner
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("the metrics address")
+            .to_owned();
+        Exporter {
+            name,
+            process,
+            metrics,
+            agents,
+        }
+    }
+
+    async fn scrape(&self, client: &reqwest::Client) -> String {
+        let response = client.get(&self.metrics).send().await.expect("scrape");
+        response.text().await.expect("exposition")
+    }
+
+    /// Waits until every agent's stream is up.
+    async fn wait_until_up(&self, client: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let up = samples(&self.scrape(client).await, "inboxtop_stream_up{", "1");
+            if up == self.agents {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: only {up} of {} streams came up",
+                self.name,
+                self.agents
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// `SCRAPES` scrapes one after the other: the median and max in ms, the size of the last.
+    async fn scrapes(&self, client: &reqwest::Client) -> Scrapes {
+        let mut times = Vec::with_capacity(SCRAPES);
+        let mut bytes = 0;
+        for _ in 0..SCRAPES {
+            let t = Instant::now();
+            bytes = self.scrape(client).await.len();
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let max_ms = times.iter().copied().fold(0.0, f64::max);
+        Scrapes {
+            median_ms: median(times),
+            max_ms,
+            bytes,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// The soft open-files limit the process runs with.
+    fn open_files_limit(&self) -> String {
+        let limits =
+            std::fs::read_to_string(format!("/proc/{}/limits", self.pid())).unwrap_or_default();
+        limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .and_then(|l| l.split_whitespace().nth(3))
+            .unwrap_or("?")
+            .to_owned()
+    }
+
+    /// Open file descriptors that are sockets (the connections and the listener).
+    fn sockets(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).map_or(0, |fds| {
+            fds.filter_map(Result::ok)
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .filter(|target| target.to_string_lossy().starts_with("socket:"))
+                .count()
+        })
+    }
+}
+
+struct Scrapes {
+    median_ms: f64,
+    max_ms: f64,
+    bytes: usize,
+}
+
+/// How many samples of the family `prefix` (name and `{`) have the value `value`.
+fn samples(exposition: &str, prefix: &str, value: &str) -> usize {
+    exposition
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter(|l| l.rsplit(' ').next() == Some(value))
+        .count()
+}
+
+/// CPU used by each of `pids` over `window`, as a share of one core.
+async fn cpu_over(pids: &[u32], window: Duration) -> Vec<f64> {
+    let before: Vec<f64> = pids.iter().map(|&p| cpu_seconds(p)).collect();
+    let t = Instant::now();
+    tokio::time::sleep(window).await;
+    let wall = t.elapsed().as_secs_f64();
+    pids.iter()
+        .zip(before)
+        .map(|(&p, c0)| (cpu_seconds(p) - c0) / wall)
+        .collect()
+}
+
+pub async fn run(bin: &Path) {
+    let dir = scratch_dir();
+    // Agents 1–1 000 for the default exporter, 1 001–2 000 for the slow-peek one, the last alone.
+    let (sims, config) = simulators(bin, 2 * AGENTS + 1);
+    let exporters = [
+        Exporter::start(
+            bin,
+            &dir,
+            "1 agent",
+            &some_agents(&config, 2 * AGENTS..2 * AGENTS + 1),
+            1,
+            &[],
+        ),
+        Exporter::start(
+            bin,
+            &dir,
+            "1000, peek 5 s",
+            &some_agents(&config, 0..AGENTS),
+            AGENTS,
+            &[],
+        ),
+        Exporter::start(
+            bin,
+            &dir,
+            "1000, peek 15 s",
+            &some_agents(&config, AGENTS..2 * AGENTS),
+            AGENTS,
+            &["--poll-interval", "15s"],
+        ),
+    ];
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .no_proxy()
+        .build()
+        .expect("client");
+    let t = Instant::now();
+    for e in &exporters {
+        e.wait_until_up(&client).await;
+    }
+    let up_after = t.elapsed();
+    tokio::time::sleep(WARM_UP).await;
+
+    let mut pids: Vec<u32> = exporters.iter().map(Exporter::pid).collect();
+    pids.push(sims.pid());
+    let cpu = cpu_over(&pids, IDLE_WINDOW).await;
+    let rss: Vec<u64> = exporters
+        .iter()
+        .map(|e| rss_kib(&e.pid().to_string(), "VmRSS:"))
+        .collect();
+    let fleet = &exporters[1];
+    let (sockets, limit) = (fleet.sockets(), fleet.open_files_limit());
+    let exposition = fleet.scrape(&client).await;
+    let mut scrapes = Vec::with_capacity(exporters.len());
+    for e in &exporters {
+        scrapes.push(e.scrapes(&client).await);
+    }
+
+    println!(
+        "\n== fleet: {AGENTS} agents in one exporter (release binary), real speed: heartbeat every 15 s, no messages"
+    );
+    println!(
+        "open files: soft limit started at {LOW_SOFT_LIMIT}, the exporter runs with {limit}; {sockets} sockets open"
+    );
+    println!(
+        "streams up in {:.1} s; verdicts {} ok, {} unknown (no message delivered: none sent); {} findings raised",
+        up_after.as_secs_f64(),
+        samples(&exposition, "inboxtop_verdict{", "0"),
+        samples(&exposition, "inboxtop_verdict{", "3"),
+        samples(&exposition, "inboxtop_finding{", "1"),
+    );
+    let row = |what: &str, cell: &dyn Fn(usize) -> String, target: &str| {
+        let cells: String = (0..exporters.len())
+            .map(|i| format!("{:>17}", cell(i)))
+            .collect();
+        println!("{what:<34}{cells}   {target}");
+    };
+    row("", &|i| exporters[i].name.to_owned(), "target");
+    row(
+        &format!("idle CPU over {} s (one core)", IDLE_WINDOW.as_secs()),
+        &|i| format!("{:.2} %", cpu[i] * 100.0),
+        "≤ 2 %",
+    );
+    row(
+        "VmRSS",
+        &|i| format!("{:.1} MiB", rss[i] as f64 / 1024.0),
+        "",
+    );
+    row(
+        &format!("RSS per agent (− 1 agent) / {}", AGENTS - 1),
+        &|i| match i {
+            0 => "–".to_owned(),
+            _ => format!(
+                "{:.1} KiB",
+                (rss[i] as f64 - rss[0] as f64) / (AGENTS - 1) as f64
+            ),
+        },
+        "≤ 256 KiB",
+    );
+    row(
+        &format!("/metrics median of {SCRAPES}"),
+        &|i| format!("{:.1} ms", scrapes[i].median_ms),
+        "≤ 100 ms",
+    );
+    row(
+        &format!("/metrics max of {SCRAPES}"),
+        &|i| format!("{:.1} ms", scrapes[i].max_ms),
+        "≤ 100 ms",
+    );
+    row(
+        "exposition size",
+        &|i| format!("{} B", scrapes[i].bytes),
+        "",
+    );
+    println!(
+        "(the simulators' process, not counted: {:.2} % CPU)",
+        cpu[3] * 100.0
+    );
+    drop((exporters, sims));
+    let _ = std::fs::remove_dir_all(&dir);
+    steady_state();
+}
+
+/// Makes `FILLED` things with `make` and keeps them: the RSS each one holds, in KiB.
+fn held<T>(make: impl FnMut() -> T) -> (f64, Vec<T>) {
+    let before = rss_kib("self", "VmRSS:");
+    let things: Vec<T> = std::iter::repeat_with(make).take(FILLED).collect();
+    let grown = rss_kib("self", "VmRSS:").saturating_sub(before);
+    (grown as f64 / FILLED as f64, things)
+}
+
+/// `model` after a day of idle traffic: its rings as full as 15 s heartbeats and a peek every
+/// 5 s make them.
+fn a_day_of(model: fn(Thresholds) -> Monitor) -> Monitor {
+    let at = |ms: u64, kind| Observation::new(Mono::from_millis(ms), wall(ms), kind);
+    let mut m = model(Thresholds::default());
+    m.apply(&at(
+        0,
+        Kind::ConnectAttempt {
+            session: 1,
+            last_event_id: None,
+        },
+    ));
+    m.apply(&at(
+        5,
+        Kind::StreamResponse {
+            session: 1,
+            status: 200,
+            content_type: Some("text/event-stream".into()),
+            content_encoding: None,
+            ttfb_ms: 5,
+            retry_after_ms: None,
+            headers: vec![],
+            error: None,
+        },
+    ));
+    for ms in (15_000..=86_400_000u64).step_by(15_000) {
+        m.apply(&at(
+            ms,
+            Kind::SseEvent {
+                session: 1,
+                event: "heartbeat".into(),
+                id: None,
+                data: format!("{{\"timestamp\":\"{}\"}}", wall(ms).to_rfc3339()),
+                retry_ms: None,
+            },
+        ));
+        for peek in 0..3 {
+            m.apply(&at(
+                ms + peek * 5_000,
+                Kind::PollOk {
+                    elapsed_ms: 1,
+                    messages: vec![],
+                    unreadable: 0,
+                },
+            ));
+        }
+    }
+    m
+}
+
+/// What one agent holds once its rings are full: its model with the TUI's caps and with the
+/// exporter's, and the copy of the TLS roots its endpoint makes.
+fn steady_state() {
+    // The OS store is read once per process: not a cost of the first agent measured.
+    let _roots = inboxtop::source::Trust::new(None).expect("trust");
+    let (tui, _tui_models) = held(|| a_day_of(Monitor::new));
+    let (exporter, _exporter_models) = held(|| a_day_of(inboxtop::exporter::monitor));
+    let (trust, _copies) = held(|| inboxtop::source::Trust::new(None).expect("trust"));
+    println!(
+        "\n== fleet, steady state: one agent after a day of 15 s heartbeats and 5 s peeks ({FILLED} in-process)"
+    );
+    println!("model with the TUI's caps (log 5 000)              {tui:>8.1} KiB");
+    println!(
+        "model with the exporter's (log {})                 {exporter:>8.1} KiB",
+        inboxtop::exporter::LOG_CAPACITY
+    );
+    println!("TLS roots copied for its endpoint (Trust::new)     {trust:>8.1} KiB");
+}
+
+/// A fresh directory for the configs and logs of this run.
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("inboxtop-bench-fleet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
