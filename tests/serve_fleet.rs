@@ -18,7 +18,7 @@ fn a_served_fleet_prints_the_config_that_watches_it() {
     let bin = env!("CARGO_BIN_EXE_inboxtop");
     let mut serve = Serve(
         Command::new(bin)
-            .args(["serve", "--agents", "3", "--port", "0"])
+            .args(["serve", "--agents", "1", "--port", "0"])
             .args(["--scenario", "healthy,auth-failure"])
             .stdout(Stdio::piped())
             .spawn()

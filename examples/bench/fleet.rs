@@ -234,36 +234,50 @@ async fn cpu_over(pids: &[u32], window: Duration) -> Vec<f64> {
         .collect()
 }
 
+/// The floor of the peeks: reqwest alone, in this process, asking for the peek of each agent of
+/// `config`'s first 1 000 every 5 s, all at once as the exporter's sources do, reading each body
+/// and nothing more. Its CPU over `window`, as a share of one core.
+async fn peek_floor(config: &str, window: Duration) -> f64 {
+    let value = |line: &str| line.split('"').nth(1).unwrap_or_default().to_owned();
+    let ids = config.lines().filter(|l| l.starts_with("id = ")).map(value);
+    let bases = config
+        .lines()
+        .filter(|l| l.starts_with("base_url = "))
+        .map(value);
+    let peeks: Vec<(String, String)> = ids
+        .zip(bases)
+        .take(AGENTS)
+        .map(|(id, base)| (format!("{base}/messages/peek?limit=50&mentioned={id}"), id))
+        .collect();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let peek = |(url, id): &(String, String)| {
+        client
+            .get(url)
+            .bearer_auth("demo")
+            .header("X-Agent-Id", id)
+            .send()
+    };
+    let me = std::process::id();
+    let (c0, t) = (cpu_seconds(me), Instant::now());
+    let mut every = tokio::time::interval(Duration::from_secs(5));
+    while t.elapsed() < window {
+        every.tick().await;
+        futures_util::future::join_all(peeks.iter().map(|p| async move {
+            let body = peek(p).await.expect("peek").bytes().await.expect("body");
+            assert!(!body.is_empty());
+        }))
+        .await;
+    }
+    (cpu_seconds(me) - c0) / t.elapsed().as_secs_f64()
+}
+
 pub async fn run(bin: &Path) {
     let dir = scratch_dir();
-    // Agents 1–1 000 for the default exporter, 1 001–2 000 for the slow-peek one, the last alone.
     let (sims, config) = simulators(bin, 2 * AGENTS + 1);
-    let exporters = [
-        Exporter::start(
-            bin,
-            &dir,
-            "1 agent",
-            &some_agents(&config, 2 * AGENTS..2 * AGENTS + 1),
-            1,
-            &[],
-        ),
-        Exporter::start(
-            bin,
-            &dir,
-            "1000, peek 5 s",
-            &some_agents(&config, 0..AGENTS),
-            AGENTS,
-            &[],
-        ),
-        Exporter::start(
-            bin,
-            &dir,
-            "1000, peek 15 s",
-            &some_agents(&config, AGENTS..2 * AGENTS),
-            AGENTS,
-            &["--poll-interval", "15s"],
-        ),
-    ];
+    let exporters = start_exporters(bin, &dir, &config);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .no_proxy()
@@ -278,7 +292,10 @@ pub async fn run(bin: &Path) {
 
     let mut pids: Vec<u32> = exporters.iter().map(Exporter::pid).collect();
     pids.push(sims.pid());
-    let cpu = cpu_over(&pids, IDLE_WINDOW).await;
+    let (cpu, floor) = tokio::join!(
+        cpu_over(&pids, IDLE_WINDOW),
+        peek_floor(&config, IDLE_WINDOW)
+    );
     let rss: Vec<u64> = exporters
         .iter()
         .map(|e| rss_kib(&e.pid().to_string(), "VmRSS:"))
@@ -304,56 +321,85 @@ pub async fn run(bin: &Path) {
         samples(&exposition, "inboxtop_verdict{", "3"),
         samples(&exposition, "inboxtop_finding{", "1"),
     );
-    let row = |what: &str, cell: &dyn Fn(usize) -> String, target: &str| {
-        let cells: String = (0..exporters.len())
-            .map(|i| format!("{:>17}", cell(i)))
-            .collect();
-        println!("{what:<34}{cells}   {target}");
-    };
-    row("", &|i| exporters[i].name.to_owned(), "target");
+    row("", exporters.iter().map(|e| e.name.to_owned()), "target");
     row(
         &format!("idle CPU over {} s (one core)", IDLE_WINDOW.as_secs()),
-        &|i| format!("{:.2} %", cpu[i] * 100.0),
+        cpu.iter()
+            .take(exporters.len())
+            .map(|c| format!("{:.2} %", c * 100.0)),
         "≤ 2 %",
     );
     row(
         "VmRSS",
-        &|i| format!("{:.1} MiB", rss[i] as f64 / 1024.0),
+        rss.iter()
+            .map(|&kib| format!("{:.1} MiB", kib as f64 / 1024.0)),
         "",
     );
     row(
         &format!("RSS per agent (− 1 agent) / {}", AGENTS - 1),
-        &|i| match i {
+        rss.iter().enumerate().map(|(i, &kib)| match i {
             0 => "–".to_owned(),
             _ => format!(
                 "{:.1} KiB",
-                (rss[i] as f64 - rss[0] as f64) / (AGENTS - 1) as f64
+                (kib as f64 - rss[0] as f64) / (AGENTS - 1) as f64
             ),
-        },
+        }),
         "≤ 256 KiB",
     );
     row(
         &format!("/metrics median of {SCRAPES}"),
-        &|i| format!("{:.1} ms", scrapes[i].median_ms),
+        scrapes.iter().map(|s| format!("{:.1} ms", s.median_ms)),
         "≤ 100 ms",
     );
     row(
         &format!("/metrics max of {SCRAPES}"),
-        &|i| format!("{:.1} ms", scrapes[i].max_ms),
+        scrapes.iter().map(|s| format!("{:.1} ms", s.max_ms)),
         "≤ 100 ms",
     );
     row(
         "exposition size",
-        &|i| format!("{} B", scrapes[i].bytes),
+        scrapes.iter().map(|s| format!("{} B", s.bytes)),
         "",
     );
     println!(
+        "floor: reqwest alone peeking {AGENTS} agents every 5 s, over the same {} s: {:.2} % CPU",
+        IDLE_WINDOW.as_secs(),
+        floor * 100.0
+    );
+    println!(
         "(the simulators' process, not counted: {:.2} % CPU)",
-        cpu[3] * 100.0
+        cpu[exporters.len()] * 100.0
     );
     drop((exporters, sims));
     let _ = std::fs::remove_dir_all(&dir);
     steady_state();
+}
+
+/// The baseline exporter (the last agent alone), the default one on agents 1–1 000, and one that
+/// peeks every 15 s on agents 1 001–2 000.
+fn start_exporters(bin: &Path, dir: &Path, config: &str) -> [Exporter; 3] {
+    [
+        ("1 agent", 2 * AGENTS..2 * AGENTS + 1, &[][..]),
+        ("1000, peek 5 s", 0..AGENTS, &[][..]),
+        (
+            "1000, peek 15 s",
+            AGENTS..2 * AGENTS,
+            &["--poll-interval", "15s"][..],
+        ),
+    ]
+    .map(|(name, agents, flags)| {
+        let config = some_agents(config, agents.clone());
+        Exporter::start(bin, dir, name, &config, agents.len(), flags)
+    })
+}
+
+/// One line of the table: what, a cell per exporter, the target.
+fn row(what: &str, cells: impl Iterator<Item = String>, target: &str) {
+    print!("{what:<34}");
+    for cell in cells {
+        print!("{cell:>17}");
+    }
+    println!("   {target}");
 }
 
 /// Makes `FILLED` things with `make` and keeps them: the RSS each one holds, in KiB.

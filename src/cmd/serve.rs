@@ -4,6 +4,7 @@
 //! whose simulators it does not pay for.
 
 use color_eyre::eyre::{Result, WrapErr, eyre};
+use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
@@ -72,7 +73,8 @@ fn agents_config(fleet: &[(SimHandle, SimConfig)], key: &str) -> String {
         quoted(key)
     );
     for (handle, config) in fleet {
-        text += &format!(
+        let _ = write!(
+            text,
             "\n[[agents]]  # {}\nid = {}\nbase_url = {}\n",
             config.scenario,
             quoted(&config.agent),

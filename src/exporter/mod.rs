@@ -131,16 +131,23 @@ impl Exposed {
 mod tests {
     use super::*;
     use crate::monitor::FindingKind;
+    use crate::observation::Route;
     use crate::testkit::Timeline;
 
-    /// Four logs' worth of 15 s heartbeats in one session, then a silence that stalls it.
+    /// Four logs' worth of 15 s heartbeats in one session, then a silence that stalls it, logged
+    /// over by the redirects a moved peek follows every 5 s.
     fn long_session_then_silence(t: &mut Timeline) {
         let beats = LOG_CAPACITY as u64 * 4;
         t.open(0, 1);
         for i in 1..=beats {
             t.heartbeat(i * 15_000, 1, i * 15_000);
         }
-        t.tick(beats * 15_000 + 80_000);
+        let silent_from = beats * 15_000;
+        for ms in (silent_from + 5_000..silent_from + 80_000).step_by(5_000) {
+            let (from, to) = ("http://h/messages/peek", "http://h/v2/messages/peek");
+            t.redirect(ms, Route::Peek, None, 307, from, to, false);
+        }
+        t.tick(silent_from + 80_000);
     }
 
     #[test]
