@@ -2,6 +2,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// The `serve` process, killed when the test ends however it ends.
 struct Serve(Child);
@@ -18,18 +20,28 @@ fn a_served_fleet_prints_the_config_that_watches_it() {
     let bin = env!("CARGO_BIN_EXE_inboxtop");
     let mut serve = Serve(
         Command::new(bin)
-            .args(["serve", "--agents", "1", "--port", "0"])
+            .args(["serve", "--agents", "3", "--port", "0"])
             .args(["--scenario", "healthy,auth-failure"])
             .stdout(Stdio::piped())
             .spawn()
             .expect("inboxtop serve"),
     );
-    let mut lines = BufReader::new(serve.0.stdout.take().expect("stdout")).lines();
+    // Read on a thread, so a serve that never prints the config fails the test, not hangs it.
+    let stdout = serve.0.stdout.take().expect("stdout");
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
     let mut config = String::new();
     while config.matches("base_url").count() < 3 {
-        let line = lines.next().expect("serve ended early").expect("stdout");
-        config += &line;
-        config.push('\n');
+        let line = lines
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("serve printed no config for 3 agents ({e}):\n{config}"));
+        config += &(line + "\n");
     }
     let file =
         std::env::temp_dir().join(format!("inboxtop-served-fleet-{}.toml", std::process::id()));
