@@ -415,26 +415,7 @@ fn held<T>(make: impl FnMut() -> T) -> (f64, Vec<T>) {
 fn a_day_of(model: fn(Thresholds) -> Monitor) -> Monitor {
     let at = |ms: u64, kind| Observation::new(Mono::from_millis(ms), wall(ms), kind);
     let mut m = model(Thresholds::default());
-    m.apply(&at(
-        0,
-        Kind::ConnectAttempt {
-            session: 1,
-            last_event_id: None,
-        },
-    ));
-    m.apply(&at(
-        5,
-        Kind::StreamResponse {
-            session: 1,
-            status: 200,
-            content_type: Some("text/event-stream".into()),
-            content_encoding: None,
-            ttfb_ms: 5,
-            retry_after_ms: None,
-            headers: vec![],
-            error: None,
-        },
-    ));
+    super::open_stream(&mut m);
     for ms in (15_000..=86_400_000u64).step_by(15_000) {
         m.apply(&at(
             ms,

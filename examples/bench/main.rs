@@ -270,9 +270,8 @@ fn wall(ms: u64) -> chrono::DateTime<Utc> {
     chrono::DateTime::UNIX_EPOCH + chrono::Duration::milliseconds(ms as i64 + 1_764_000_000_000)
 }
 
-/// A monitor whose log ring, inbox and heartbeat history are all full.
-fn full_monitor() -> Monitor {
-    let mut m = Monitor::new(Thresholds::default());
+/// Session 1 connects and is answered as an event stream, at 0 and 5 ms.
+fn open_stream(m: &mut Monitor) {
     let at = |ms: u64, kind| Observation::new(Mono::from_millis(ms), wall(ms), kind);
     m.apply(&at(
         0,
@@ -294,6 +293,13 @@ fn full_monitor() -> Monitor {
             error: None,
         },
     ));
+}
+
+/// A monitor whose log ring, inbox and heartbeat history are all full.
+fn full_monitor() -> Monitor {
+    let mut m = Monitor::new(Thresholds::default());
+    let at = |ms: u64, kind| Observation::new(Mono::from_millis(ms), wall(ms), kind);
+    open_stream(&mut m);
     for i in 0..6000u64 {
         let ms = 10 + i * 50;
         let data = format!(
