@@ -9,16 +9,8 @@ use std::time::{Duration, Instant};
 
 use inboxtop::record::Reader;
 
-fn inboxtop() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_inboxtop"));
-    // Never read the developer's own config file or key.
-    cmd.env("XDG_CONFIG_HOME", "/nonexistent-inboxtop-test")
-        .env_remove("INBOXTOP_API_KEY");
-    cmd.env_remove("INBOXTOP_BASE_URL")
-        .env_remove("INBOXTOP_AGENT")
-        .env_remove("INBOXTOP_CONFIG");
-    cmd
-}
+mod common;
+use common::inboxtop;
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("inboxtop-cli-{}", std::process::id()));

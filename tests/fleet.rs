@@ -2,18 +2,10 @@
 //! worst verdict, in every report format; a fleet recording judges the same agents again.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn inboxtop() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_inboxtop"));
-    // Never read the developer's own config file or key.
-    cmd.env("XDG_CONFIG_HOME", "/nonexistent-inboxtop-test")
-        .env_remove("INBOXTOP_API_KEY")
-        .env_remove("INBOXTOP_BASE_URL")
-        .env_remove("INBOXTOP_AGENT")
-        .env_remove("INBOXTOP_CONFIG");
-    cmd
-}
+mod common;
+use common::inboxtop;
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("inboxtop-fleet-{}", std::process::id()));

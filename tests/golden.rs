@@ -3,7 +3,7 @@
 //! report's layout (a key, a finding's kind, severity or wording, the shape of its evidence)
 //! fails here. Accept a deliberate one with `INSTA_UPDATE=always` and review the `.snap` diff.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::LazyLock;
 
 use inboxtop::sim::Scenario;
@@ -12,16 +12,8 @@ use insta::{Settings, assert_json_snapshot};
 use regex::Regex;
 use serde_json::Value;
 
-fn inboxtop() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_inboxtop"));
-    // Never read the developer's own config file or key.
-    cmd.env("XDG_CONFIG_HOME", "/nonexistent-inboxtop-test")
-        .env_remove("INBOXTOP_API_KEY")
-        .env_remove("INBOXTOP_BASE_URL")
-        .env_remove("INBOXTOP_AGENT")
-        .env_remove("INBOXTOP_CONFIG");
-    cmd
-}
+mod common;
+use common::inboxtop;
 
 /// The report on stdout, once its exit code is checked against the one it states.
 fn report_of(out: &Output) -> Value {

@@ -219,16 +219,8 @@ fn through_nginx(
     })
 }
 
-fn inboxtop() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_inboxtop"));
-    // Never read the developer's own config file, key or server.
-    cmd.env("XDG_CONFIG_HOME", "/nonexistent-inboxtop-test")
-        .env_remove("INBOXTOP_API_KEY")
-        .env_remove("INBOXTOP_BASE_URL")
-        .env_remove("INBOXTOP_AGENT")
-        .env_remove("INBOXTOP_CONFIG");
-    cmd
-}
+mod common;
+use common::inboxtop;
 
 /// nginx on the PATH, or where Debian puts it (`/usr/sbin` is often not on a user's PATH).
 fn nginx_binary() -> Option<PathBuf> {
