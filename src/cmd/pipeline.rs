@@ -39,6 +39,7 @@ impl Watched {
     /// round-robin (ids like `heartbeat-flood-02`).
     pub async fn simulated(settings: &Settings, args: &SimArgs) -> Result<Vec<Watched>> {
         let count = args.agents.max(1) as usize;
+        let trust = trust(settings)?;
         let mut fleet = Vec::with_capacity(count);
         for i in 0..count {
             let scenario = args.scenario_of(i);
@@ -47,7 +48,7 @@ impl Watched {
             } else {
                 format!("{scenario}-{:0width$}", i + 1, width = digits(count))
             };
-            fleet.push(Watched::simulator(settings, args, scenario, &agent).await?);
+            fleet.push(Watched::simulator(settings, args, scenario, &agent, &trust).await?);
         }
         Ok(fleet)
     }
@@ -57,6 +58,7 @@ impl Watched {
         args: &SimArgs,
         scenario: Scenario,
         agent: &str,
+        trust: &Trust,
     ) -> Result<Watched> {
         let handle = sim::start(
             sim_config(args, scenario, agent, "demo"),
@@ -65,7 +67,13 @@ impl Watched {
         .await
         .wrap_err("could not start the embedded simulator on loopback")?;
         Ok(Watched {
-            endpoint: endpoint_for(&handle.base_url(), agent, ApiKey::new("demo"), settings)?,
+            endpoint: endpoint_for(
+                &handle.base_url(),
+                agent,
+                ApiKey::new("demo"),
+                settings,
+                trust,
+            )?,
             origin: Origin::Demo { scenario },
             thresholds: sim_thresholds(settings, args),
             time_scale: args.time_scale,
@@ -82,6 +90,7 @@ impl Watched {
                 "no agent: give --agent (or INBOXTOP_AGENT, or agent or [[agents]] in the config file)"
             ));
         }
+        let trust = trust(settings)?;
         agents
             .iter()
             .map(|agent| {
@@ -107,7 +116,7 @@ impl Watched {
                         )
                     })?;
                 Ok(Watched {
-                    endpoint: endpoint_for(base_url, &agent.id, key, settings)?,
+                    endpoint: endpoint_for(base_url, &agent.id, key, settings, &trust)?,
                     origin: Origin::Live,
                     thresholds: settings.thresholds(),
                     time_scale: 1.0,
@@ -191,14 +200,25 @@ fn sim_thresholds(settings: &Settings, args: &SimArgs) -> Thresholds {
     thresholds.scaled(args.time_scale)
 }
 
-fn endpoint_for(base_url: &str, agent: &str, key: ApiKey, settings: &Settings) -> Result<Endpoint> {
+/// What every watched agent's TLS trusts: one for the whole fleet (the `--ca-cert` file is read once).
+fn trust(settings: &Settings) -> Result<Trust> {
+    Trust::new(settings.ca_cert.value.as_deref()).map_err(|e| eyre!(e))
+}
+
+fn endpoint_for(
+    base_url: &str,
+    agent: &str,
+    key: ApiKey,
+    settings: &Settings,
+    trust: &Trust,
+) -> Result<Endpoint> {
     let mut endpoint = Endpoint::new(base_url, agent, key).map_err(|e| eyre!(e))?;
     endpoint
         .agent_header
         .clone_from(&settings.agent_header.value);
     endpoint.stream_path.clone_from(&settings.stream_path.value);
     endpoint.peek_path.clone_from(&settings.peek_path.value);
-    endpoint.trust = Trust::new(settings.ca_cert.value.as_deref()).map_err(|e| eyre!(e))?;
+    endpoint.trust = trust.clone();
     Ok(endpoint)
 }
 

@@ -80,6 +80,20 @@ impl Trust {
     /// unreadable file, one without a certificate, or a certificate that cannot be a trust
     /// anchor is an error that names the file.
     pub fn new(ca_cert: Option<&Path>) -> Result<Trust, String> {
+        match ca_cert {
+            None => Trust::base(),
+            Some(_) => Trust::build(ca_cert),
+        }
+    }
+
+    /// The base roots alone, built once and then shared: every endpoint of a fleet has one, and
+    /// each copy of the store would cost 85 KiB.
+    fn base() -> Result<Trust, String> {
+        static BASE: OnceLock<Result<Trust, String>> = OnceLock::new();
+        BASE.get_or_init(|| Trust::build(None)).clone()
+    }
+
+    fn build(ca_cert: Option<&Path>) -> Result<Trust, String> {
         let base = base_roots();
         let mut store = base.store.clone();
         let mut extra_count = 0;
