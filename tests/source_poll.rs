@@ -36,6 +36,7 @@ fn settings() -> PollSettings {
     PollSettings {
         // Long: the first poll must not wait for it.
         interval: Duration::from_secs(3),
+        phase: Duration::ZERO,
         timeout: Duration::from_secs(2),
         limit: 50,
         max_body_bytes: 1000,

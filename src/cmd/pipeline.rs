@@ -250,7 +250,8 @@ impl Pipeline {
             let agent_clock = clock.for_agent(AgentIx::try_from(ix).unwrap_or(AgentIx::MAX));
             let (cmd_tx, cmd_rx) = mpsc::channel(8);
             stream_commands.push(cmd_tx);
-            let (stream, poll) = source_settings(agent, settings);
+            let (stream, mut poll) = source_settings(agent, settings);
+            poll.phase = source::peek_phase(ix, poll.interval);
             // `--no-stream`: the agent's own stream is never opened, so never taken over.
             if !settings.no_stream.value {
                 tasks.push(tokio::spawn(source::run_stream(

@@ -24,7 +24,7 @@ pub mod replay;
 mod stream;
 pub(crate) mod tls;
 
-pub use poll::run_poll;
+pub use poll::{peek_phase, run_poll};
 pub use redirect::MAX_REDIRECTS;
 pub use stream::run_stream;
 pub use tls::Trust;
@@ -224,6 +224,9 @@ impl Default for StreamSettings {
 pub struct PollSettings {
     /// Time between peeks (5 s); the first is immediate.
     pub interval: Duration,
+    /// Where in each interval this agent's peeks fall ([`poll::peek_phase`]): 0 for the first
+    /// agent; a fleet's agents are spread over the interval.
+    pub phase: Duration,
     /// Whole-request timeout (10 s).
     pub timeout: Duration,
     /// `limit=` of the peek (50).
@@ -236,6 +239,7 @@ impl Default for PollSettings {
     fn default() -> Self {
         PollSettings {
             interval: Duration::from_secs(5),
+            phase: Duration::ZERO,
             timeout: Duration::from_secs(10),
             limit: 50,
             max_body_bytes: 8 * 1024 * 1024,

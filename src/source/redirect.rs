@@ -34,7 +34,8 @@ use crate::observation::{Clock, Kind, NetErrorClass, Observation, Route};
 /// API that needs more is misconfigured).
 pub const MAX_REDIRECTS: usize = 10;
 
-/// One call to the server, re-sendable along a redirect chain.
+/// One call to the server, re-sendable along a redirect chain (and cloned to be sent again).
+#[derive(Clone)]
 pub(crate) struct Call {
     route: Route,
     /// The stream session, for the observations of its hops.
