@@ -3,12 +3,14 @@
 
 use color_eyre::eyre::{Result, WrapErr};
 use std::process::ExitCode;
-use std::sync::PoisonError;
+use std::sync::{PoisonError, TryLockError};
+use tokio::sync::mpsc;
 
 use super::pipeline::{Pipeline, Watched};
 use crate::cli::{ExporterArgs, SimArgs};
 use crate::config::Settings;
 use crate::exporter::{self, Exposed, Shared};
+use crate::observation::Observation;
 
 /// Observations folded in per lock of the shared models: a flood does not take the lock once per
 /// event, and a scrape never waits behind more than one batch.
@@ -36,7 +38,7 @@ pub(super) async fn run(settings: Settings, args: ExporterArgs) -> Result<ExitCo
     let server = tokio::spawn(exporter::serve(listener, shared.clone()));
     let mut pipeline = Pipeline::start(&watched, &settings)?;
     tokio::select! {
-        () = fold(&mut pipeline, &shared) => {}
+        () = fold(&mut pipeline.observations, &shared) => {}
         _ = tokio::signal::ctrl_c() => {}
         () = super::terminated() => {}
     }
@@ -61,14 +63,34 @@ async fn watched(settings: &Settings, args: &ExporterArgs) -> Result<Vec<Watched
     Watched::simulated(settings, &sim).await
 }
 
-/// Every observation into the shared models, a batch per lock.
-async fn fold(pipeline: &mut Pipeline, shared: &Shared) {
+/// Every observation into the shared models, a batch per lock. The exporter's runtime is one
+/// thread (see `main`), which must not wait behind a scrape holding the lock (tens of
+/// milliseconds at 1 000 agents): while one does, observations queue up in the batch (folded with
+/// the next one to arrive, at the latest the next tick), and only a full batch waits for the lock.
+async fn fold(observations: &mut mpsc::Receiver<Observation>, shared: &Shared) {
     let mut batch = Vec::with_capacity(BATCH);
-    while pipeline.observations.recv_many(&mut batch, BATCH).await > 0 {
-        let mut exposed = shared.lock().unwrap_or_else(PoisonError::into_inner);
-        for obs in batch.drain(..) {
-            exposed.apply(&obs);
+    loop {
+        let room = BATCH - batch.len();
+        if observations.recv_many(&mut batch, room).await == 0 {
+            break;
         }
+        let mut exposed = match shared.try_lock() {
+            Ok(exposed) => exposed,
+            Err(TryLockError::WouldBlock) if batch.len() < BATCH => continue,
+            Err(TryLockError::WouldBlock) => shared.lock().unwrap_or_else(PoisonError::into_inner),
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+        };
+        fold_in(&mut exposed, &mut batch);
+    }
+    fold_in(
+        &mut shared.lock().unwrap_or_else(PoisonError::into_inner),
+        &mut batch,
+    );
+}
+
+fn fold_in(exposed: &mut Exposed, batch: &mut Vec<Observation>) {
+    for obs in batch.drain(..) {
+        exposed.apply(&obs);
     }
 }
 
@@ -89,6 +111,59 @@ fn warn_if_too_few_open_files(limit: u64) {
         eprintln!(
             "inboxtop: the open-files limit is {limit} (the hard limit): a fleet needs about 3 per \
              simulated agent and 2 per real one; raise it with `ulimit -Hn` or LimitNOFILE="
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::Thresholds;
+    use crate::observation::{Kind, Mono};
+    use std::time::Duration;
+
+    fn tick(ms: u64) -> Observation {
+        Observation::new(Mono::from_millis(ms), chrono::Utc::now(), Kind::Tick)
+    }
+
+    /// The test's runtime is one thread, as the exporter's: were the fold to wait for the lock,
+    /// this test could not let the scrape go, and the scrape would give up on its own.
+    #[tokio::test]
+    async fn a_scrape_holding_the_lock_does_not_stop_the_runtime() {
+        let mut exposed = Exposed::new();
+        exposed.add("a", exporter::monitor(Thresholds::default()));
+        let shared = exposed.shared();
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let scraped = shared.clone();
+        let scrape = std::thread::spawn(move || {
+            let _guard = scraped.lock().unwrap();
+            locked.send(()).unwrap();
+            released.recv_timeout(Duration::from_secs(5)).is_ok()
+        });
+        is_locked.recv().unwrap();
+        let (tx, mut rx) = mpsc::channel(16);
+        let folded = shared.clone();
+        let folding = tokio::spawn(async move { fold(&mut rx, &folded).await });
+        for ms in 1..=3 {
+            tx.send(tick(ms)).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+        // Fails once the scrape gave up waiting: the assertion below says why.
+        let _ = release.send(());
+        assert!(
+            scrape.join().unwrap(),
+            "the runtime waited for the scrape's lock"
+        );
+        tx.send(tick(4)).await.unwrap();
+        drop(tx);
+        folding.await.unwrap();
+        let exposed = shared.lock().unwrap();
+        let model = &exposed.fleet().get(0).unwrap().monitor;
+        assert_eq!(
+            model.elapsed(),
+            Duration::from_millis(4),
+            "every tick folded in"
         );
     }
 }
