@@ -1,11 +1,12 @@
 //! One observation as one recording line: `{"t":…,"wall":…,["agent":…,]"type":…,<fields>}`.
 //!
 //! serde's derive would read this shape (a flattened, internally tagged `Kind`) by buffering every
-//! field of the line in its private `Content` tree, twice, before reading it into the variant: the
-//! most of what reading a long recording costs. Here `Kind`'s derive is externally tagged instead,
-//! and it is handed the line's own map: the variant named by `type`, then the fields after it,
-//! read once, straight from the text. Keys in another order (a hand-edited line) are still
-//! accepted: those before `type` are kept as `serde_json::Value`s and read first.
+//! field of the line in its private `Content` tree, twice, before reading it into the variant, and
+//! long recordings pay that on every line. Here `Kind`'s derive is externally tagged instead, and
+//! it is handed the line's own map: the variant named by `type`, then the fields after it, read
+//! once, straight from the text. Keys in another order (a hand-edited line) are still accepted:
+//! those before `type` are kept as `serde_json::Value`s (no more than the line, which the reader
+//! bounds) and read first.
 //!
 //! Writing mirrors it: `t`, `wall`, `agent` (omitted for agent 0), then the derived `Kind`
 //! writes `type` and its fields into the same map, byte for byte the lines serde wrote before.
@@ -155,6 +156,7 @@ impl<'de> Deserialize<'de> for Observation {
     }
 }
 
+/// Reads the stamp keys and whatever precedes `type`, then hands the rest to `Kind`'s derive.
 struct LineVisitor;
 
 impl<'de> Visitor<'de> for LineVisitor {
