@@ -11,6 +11,11 @@ use std::time::Duration;
 
 use crate::wire::{ApiError, WireMessage};
 
+mod line;
+#[cfg(test)]
+mod oracle;
+pub mod wall;
+
 /// Monotonic time since the monitor started, in microseconds.
 ///
 /// Never read from a clock inside the model: it only arrives inside observations.
@@ -101,17 +106,16 @@ impl Clock {
     }
 }
 
-/// One fact, with when it was observed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One fact, with when it was observed. One recording line: `t`, `wall`, `agent` (omitted for
+/// agent 0), then the kind's `type` and fields, all in one JSON object (see `line`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
     /// Monotonic receive time (microseconds since the monitor started).
     pub t: Mono,
     /// Wall-clock receive time.
     pub wall: DateTime<Utc>,
     /// Whose observation this is (omitted for agent 0, so single-agent recordings stay as they were).
-    #[serde(default, skip_serializing_if = "is_first_agent")]
     pub agent: AgentIx,
-    #[serde(flatten)]
     pub kind: Kind,
 }
 
@@ -135,17 +139,11 @@ fn is_zero_u64(n: &u64) -> bool {
     *n == 0
 }
 
-#[allow(
-    clippy::trivially_copy_pass_by_ref,
-    reason = "serde's skip_serializing_if passes a reference"
-)]
-fn is_first_agent(agent: &AgentIx) -> bool {
-    *agent == 0
-}
-
-/// What was observed. Serialized with a kebab-case `type` tag; the names are a recording format.
+/// What was observed. Its kebab-case variant names and fields are a recording format: an
+/// observation's line carries the name as `type`, its fields beside it. (The derive is externally
+/// tagged so that `line` can read a line without buffering it; `Kind` alone is never a line.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// The stream source is about to open session `session` (1-based, one per session; a session
     /// may take several HTTP requests when redirects are followed).
@@ -376,7 +374,7 @@ mod tests {
         assert_eq!(back, obs);
     }
 
-    /// The recording format of the reconnection observations, pinned byte for byte.
+    /// The recording lines of the reconnection observations, pinned byte for byte.
     #[test]
     fn reconnection_kinds_have_a_stable_json_shape() {
         let cases = [
@@ -417,9 +415,12 @@ mod tests {
                 r#"{"type":"last-event-id-unsent","session":5,"id":"a\u0007b"}"#,
             ),
         ];
+        let wall = "2026-11-25T03:00:00Z".parse().unwrap();
         for (kind, json) in cases {
-            assert_eq!(serde_json::to_string(&kind).unwrap(), json);
-            assert_eq!(serde_json::from_str::<Kind>(json).unwrap(), kind);
+            let obs = Observation::new(Mono(7), wall, kind);
+            let line = format!(r#"{{"t":7,"wall":"2026-11-25T03:00:00Z",{}"#, &json[1..]);
+            assert_eq!(serde_json::to_string(&obs).unwrap(), line);
+            assert_eq!(serde_json::from_str::<Observation>(&line).unwrap(), obs);
         }
         assert_eq!(serde_json::to_string(&Route::Probe).unwrap(), r#""probe""#);
     }
