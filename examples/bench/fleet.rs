@@ -442,7 +442,7 @@ fn a_day_of(model: fn(Thresholds) -> Monitor) -> Monitor {
 }
 
 /// What one agent holds once its rings are full: its model with the TUI's caps and with the
-/// exporter's, and the copy of the TLS roots its endpoint makes.
+/// exporter's, and what the TLS roots of its endpoint add (once shared by all, nothing).
 fn steady_state() {
     // The OS store is read once per process: not a cost of the first agent measured.
     let _roots = inboxtop::source::Trust::new(None).expect("trust");
@@ -457,7 +457,7 @@ fn steady_state() {
         "model with the exporter's (log {})                 {exporter:>8.1} KiB",
         inboxtop::exporter::LOG_CAPACITY
     );
-    println!("TLS roots copied for its endpoint (Trust::new)     {trust:>8.1} KiB");
+    println!("TLS roots its endpoint holds (Trust::new, shared)  {trust:>8.1} KiB");
 }
 
 /// A fresh directory for the configs and logs of this run.

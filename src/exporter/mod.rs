@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use crate::fleet::{Applied, Fleet};
 use crate::monitor::log::EventLog;
+use crate::monitor::rate::HeartbeatRate;
 use crate::monitor::{Monitor, Thresholds};
 use crate::observation::Observation;
 use series::AgentSeries;
@@ -47,10 +48,17 @@ pub use serve::{router, serve};
 /// pay for the TUI's 5 000-entry pane, about 1.2 MiB an agent once full (a day of 15 s heartbeats).
 pub const LOG_CAPACITY: usize = 256;
 
-/// A fresh model for one exposed agent: the monitor's, with the event log cut to [`LOG_CAPACITY`].
+/// Heartbeats each exposed agent remembers one by one: the most any detector reads (the
+/// stacked-timers window), where the TUI keeps 2 048 for its interval pane. A day of 15 s
+/// heartbeats fills 2 048 (96 KiB an agent); the histograms fold each heartbeat as it comes.
+pub const HEARTBEAT_CAPACITY: usize = 256;
+
+/// A fresh model for one exposed agent: the monitor's, with the event log cut to
+/// [`LOG_CAPACITY`] and the heartbeat history to [`HEARTBEAT_CAPACITY`].
 pub fn monitor(thresholds: Thresholds) -> Monitor {
     Monitor {
         log: EventLog::with_capacity(LOG_CAPACITY),
+        heartbeats: HeartbeatRate::with_capacity(HEARTBEAT_CAPACITY),
         ..Monitor::new(thresholds)
     }
 }
@@ -131,6 +139,7 @@ impl Exposed {
 mod tests {
     use super::*;
     use crate::monitor::FindingKind;
+    use crate::monitor::verdict::judge;
     use crate::observation::Route;
     use crate::testkit::Timeline;
 
@@ -165,6 +174,41 @@ mod tests {
             "the count stays exact"
         );
         assert!(full.has(FindingKind::StreamStalled), "{:?}", full.summary());
+        assert_eq!(capped.m.heartbeats.recent.len(), HEARTBEAT_CAPACITY);
+        assert!(full.m.heartbeats.recent.len() > HEARTBEAT_CAPACITY);
+        assert_eq!(capped.m.heartbeats.total(), full.m.heartbeats.total());
         assert_eq!(capped.findings(), full.findings());
+    }
+
+    /// A flood three capped histories long, still going.
+    fn long_flood(t: &mut Timeline) {
+        t.open(0, 1);
+        let flood = HEARTBEAT_CAPACITY as u64 * 3;
+        for i in 1..=flood {
+            t.heartbeat(i * 50, 1, i * 50);
+        }
+        t.tick(flood * 50 + 20);
+    }
+
+    #[test]
+    fn the_capped_heartbeats_keep_what_the_detectors_read() {
+        let mut full = Timeline::new();
+        let mut capped = Timeline::new();
+        capped.m = monitor(capped.m.thresholds.clone());
+        long_flood(&mut full);
+        long_flood(&mut capped);
+        assert!(
+            full.has(FindingKind::HeartbeatFlood),
+            "{:?}",
+            full.summary()
+        );
+        assert_eq!(capped.m.heartbeats.recent.len(), HEARTBEAT_CAPACITY);
+        // What the exposition shows: each finding's kind and severity, and the verdict. (The
+        // evidence is of the newest 256 heartbeats: a flood of 20 a second fills that in 13 s.)
+        let shown = |t: &Timeline| {
+            let kinds: Vec<_> = t.findings().iter().map(|f| (f.kind, f.severity)).collect();
+            (kinds, judge(&t.m).verdict)
+        };
+        assert_eq!(shown(&capped), shown(&full));
     }
 }

@@ -33,15 +33,20 @@ pub struct HeartbeatRate {
 
 impl Default for HeartbeatRate {
     fn default() -> Self {
-        HeartbeatRate {
-            buckets: VecDeque::from(vec![0; RATE_HISTORY_SECS]),
-            newest_second: 0,
-            recent: Ring::new(HEARTBEAT_HISTORY),
-        }
+        HeartbeatRate::with_capacity(HEARTBEAT_HISTORY)
     }
 }
 
 impl HeartbeatRate {
+    /// Remembering the newest `capacity` heartbeats individually (the counts stay exact).
+    pub fn with_capacity(capacity: usize) -> Self {
+        HeartbeatRate {
+            buckets: VecDeque::from(vec![0; RATE_HISTORY_SECS]),
+            newest_second: 0,
+            recent: Ring::new(capacity),
+        }
+    }
+
     /// Moves the window so that second `t` is the newest bucket (new seconds start at zero).
     pub fn advance_to(&mut self, t: Mono) {
         let second = t.whole_seconds();
