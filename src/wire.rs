@@ -5,6 +5,8 @@
 //! shape: the caller keeps the raw text to show instead.
 
 use chrono::{DateTime, Utc};
+
+use crate::observation::wall;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -105,11 +107,15 @@ pub fn truncated(s: &str, max: usize) -> &str {
     }
 }
 
-/// RFC 3339 timestamps, with or without fractional seconds or an offset other than `Z`.
+/// RFC 3339 timestamps, with or without fractional seconds or an offset other than `Z`. Every
+/// heartbeat's comes through here: the layout servers write (`…T…Z`) is read by position first.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    let s = s.trim();
+    wall::parse_fixed(s.as_bytes()).or_else(|| {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    })
 }
 
 /// The `timestamp` of a heartbeat payload `{"timestamp":"<RFC3339>"}`, if it has one.
@@ -424,6 +430,14 @@ mod fuzz {
         #[test]
         fn any_text_as_a_heartbeat_is_fine(text in ".{0,200}") {
             prop_assert_eq!(heartbeat_timestamp(&text), heartbeat_timestamp_json(&text));
+        }
+
+        #[test]
+        fn timestamps_read_as_chrono_reads_them(
+            text in "[ ]?[0-9]{4}-[01][0-9]-[0-3][0-9][Tt ][0-2][0-9]:[0-6][0-9]:[0-6][0-9](\\.[0-9]{0,11})?([Zz]|[+-]0[0-9]:[0-5][0-9])?[ ]?"
+        ) {
+            let chrono = DateTime::parse_from_rfc3339(text.trim()).ok().map(|t| t.with_timezone(&Utc));
+            prop_assert_eq!(parse_timestamp(&text), chrono);
         }
 
         #[test]

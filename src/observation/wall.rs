@@ -15,8 +15,8 @@ pub fn parse(text: &str) -> Result<DateTime<Utc>, ParseError> {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.d{1,9}]Z` exactly, or `None` (then chrono decides). A leap second
-/// (`:60`) is left to chrono too.
-fn parse_fixed(b: &[u8]) -> Option<DateTime<Utc>> {
+/// (`:60`) is left to chrono too. Every text it reads, chrono's RFC 3339 parser reads the same.
+pub(crate) fn parse_fixed(b: &[u8]) -> Option<DateTime<Utc>> {
     let (stamp, frac) = match b.get(19..)? {
         [b'Z'] => (b, &[][..]),
         [b'.', frac @ .., b'Z'] if (1..=9).contains(&frac.len()) => (b, frac),
