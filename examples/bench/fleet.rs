@@ -413,10 +413,15 @@ fn held<T>(make: impl FnMut() -> T) -> (f64, Vec<T>) {
 /// `model` after a day of idle traffic: its rings as full as 15 s heartbeats and a peek every
 /// 5 s make them.
 fn a_day_of(model: fn(Thresholds) -> Monitor) -> Monitor {
+    idle_for(86_400_000, model)
+}
+
+/// `model` after `span_ms` of idle traffic (15 s heartbeats, a peek every 5 s).
+fn idle_for(span_ms: u64, model: fn(Thresholds) -> Monitor) -> Monitor {
     let at = |ms: u64, kind| Observation::new(Mono::from_millis(ms), wall(ms), kind);
     let mut m = model(Thresholds::default());
     super::open_stream(&mut m);
-    for ms in (15_000..=86_400_000u64).step_by(15_000) {
+    for ms in (15_000..=span_ms).step_by(15_000) {
         m.apply(&at(
             ms,
             Kind::SseEvent {
@@ -448,6 +453,9 @@ fn steady_state() {
     let _roots = inboxtop::source::Trust::new(None).expect("trust");
     let (tui, _tui_models) = held(|| a_day_of(Monitor::new));
     let (exporter, _exporter_models) = held(|| a_day_of(inboxtop::exporter::monitor));
+    // As old as the exporters' models when their RSS was read: what that RSS already holds.
+    let young_ms = (WARM_UP + IDLE_WINDOW).as_millis() as u64;
+    let (young, _young_models) = held(|| idle_for(young_ms, inboxtop::exporter::monitor));
     let (trust, _copies) = held(|| inboxtop::source::Trust::new(None).expect("trust"));
     println!(
         "\n== fleet, steady state: one agent after a day of 15 s heartbeats and 5 s peeks ({FILLED} in-process)"
@@ -456,6 +464,10 @@ fn steady_state() {
     println!(
         "model with the exporter's (log {})                 {exporter:>8.1} KiB",
         inboxtop::exporter::LOG_CAPACITY
+    );
+    println!(
+        "model with the exporter's, {} s old (in the RSS above) {young:>8.1} KiB",
+        young_ms / 1000
     );
     println!("TLS roots its endpoint holds (Trust::new, shared)  {trust:>8.1} KiB");
 }
