@@ -108,11 +108,16 @@ fn every_scenario_gets_exactly_its_verdict() {
     for (scenario, kinds, verdict, child) in runs {
         let out = child.wait_with_output().unwrap();
         let report = json_of(&out);
-        if scenario == "flaky" && problems(&report).contains(&"delivery-gap".to_owned()) {
-            // A mid-stream reset can cut the stream while a message is in flight: the server
-            // counts it delivered and does not replay it (the transport replays pending
-            // messages only), so random resets sometimes make a real delivery gap.
-            assert_eq!(problems(&report), ["delivery-gap", "server-errors"]);
+        if matches!(scenario, "flaky" | "idle-timeout")
+            && problems(&report).contains(&"delivery-gap".to_owned())
+        {
+            // A mid-stream reset (or a proxy's cut) can end the stream while a message is in
+            // flight: the server counts it delivered and does not replay it (the transport
+            // replays pending messages only), so the cuts sometimes make a real delivery gap.
+            let mut with_the_gap = vec!["delivery-gap".to_owned()];
+            with_the_gap.extend(kinds.iter().map(|k| (*k).to_owned()));
+            with_the_gap.sort();
+            assert_eq!(problems(&report), with_the_gap, "{scenario}");
             assert_eq!(report["verdict"], "critical");
             assert_eq!(out.status.code(), Some(exit_code_of("critical")));
             continue;
@@ -236,8 +241,6 @@ fn markdown_report_has_the_evidence_never_the_key_and_reproduces_as_written() {
         "## What the window showed",
         "| ✓ | stream-opened |",
         "## Findings",
-        "### heartbeat-flood (error)",
-        "heartbeats_in_burst",
         "| raised at | ",
         "first seen",
         "## Environment",
@@ -247,6 +250,7 @@ fn markdown_report_has_the_evidence_never_the_key_and_reproduces_as_written() {
     ] {
         assert!(md.contains(needle), "markdown lacks {needle:?}:\n{md}");
     }
+    assert!(names_the_flood(&md), "{md}");
     let year = chrono::Utc::now().format("%Y-").to_string();
     assert!(md.contains(&year), "real timestamps in the evidence");
     let command = reproduce_command(&md);
@@ -275,11 +279,17 @@ fn markdown_report_has_the_evidence_never_the_key_and_reproduces_as_written() {
     server.kill().ok();
     let md_again = String::from_utf8_lossy(&again.stdout);
     assert_eq!(again.status.code(), Some(2), "{md_again}");
-    assert!(
-        md_again.contains("### heartbeat-flood (error)"),
-        "{md_again}"
-    );
+    assert!(names_the_flood(&md_again), "{md_again}");
     assert_eq!(reproduce_command(&md_again), command, "a fixed point");
+}
+
+/// The flood scenario's finding, with its evidence. Named `heartbeat-flood` — or, once the
+/// reconnects have left several of the adapter's outliving heartbeat timers ticking side by side
+/// and the detector tells them apart (on a loaded machine that can come first), `stacked-heartbeats`,
+/// the flood's cause, which then explains the flood away.
+fn names_the_flood(md: &str) -> bool {
+    (md.contains("### heartbeat-flood (error)") && md.contains("heartbeats_in_burst"))
+        || (md.contains("### stacked-heartbeats (") && md.contains("timers"))
 }
 
 #[test]
