@@ -149,8 +149,19 @@ fn every_scenario_gets_exactly_its_verdict() {
     }
 }
 
-/// `inboxtop serve` on a free port; returns the child and its base URL from the banner.
-fn serve(args: &[&str]) -> (std::process::Child, String) {
+/// A simulator process, killed when dropped: a failing test does not leave it running (holding
+/// the test harness's output pipe open).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `inboxtop serve` on a free port; returns the server and its base URL from the banner.
+fn serve(args: &[&str]) -> (Server, String) {
     let mut child = inboxtop()
         .arg("serve")
         .args(["--port", "0"])
@@ -168,7 +179,7 @@ fn serve(args: &[&str]) -> (std::process::Child, String) {
         banner.iter().any(|l| l.contains("curl -N")),
         "the banner shows a ready curl: {banner:?}"
     );
-    (child, url)
+    (Server(child), url)
 }
 
 /// The command of a markdown report's "Steps to reproduce".
@@ -200,7 +211,7 @@ fn run_in_shell(command: &str, key: &str) -> Output {
 #[test]
 fn markdown_report_has_the_evidence_never_the_key_and_reproduces_as_written() {
     const KEY: &str = "sk_live_TOPSECRET_0123456789";
-    let (mut server, url) = serve(&[
+    let (server, url) = serve(&[
         "--scenario",
         "heartbeat-flood",
         "--api-key",
@@ -276,7 +287,7 @@ fn markdown_report_has_the_evidence_never_the_key_and_reproduces_as_written() {
 
     // Pasted into a shell (with the key filled in), it watches the same server the same way.
     let again = run_in_shell(command, KEY);
-    server.kill().ok();
+    drop(server);
     let md_again = String::from_utf8_lossy(&again.stdout);
     assert_eq!(again.status.code(), Some(2), "{md_again}");
     assert!(names_the_flood(&md_again), "{md_again}");
