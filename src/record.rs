@@ -323,15 +323,22 @@ impl Reader {
             if text.is_empty() && complete {
                 continue;
             }
-            return match serde_json::from_slice(text) {
+            return match parse_observation(text) {
                 Ok(obs) => Ok(Some(obs)),
                 Err(_) if !complete => {
                     Err("truncated: the last line is incomplete (the recording was cut off)".into())
                 }
-                Err(e) => Err(format!("not a valid observation: {e}")),
+                Err(e) => Err(e),
             };
         }
     }
+}
+
+/// One line's observation. The line's UTF-8 is checked once, as a whole: `from_str` then skips
+/// `serde_json`'s check of each string, which `from_slice` makes (a tenth of the reading).
+fn parse_observation(line: &[u8]) -> Result<Observation, String> {
+    let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8 text: {e}"))?;
+    serde_json::from_str(text).map_err(|e| format!("not a valid observation: {e}"))
 }
 
 /// Reads one line into `buf` (replacing what it held), never more than [`MAX_LINE_BYTES`] of
@@ -481,21 +488,30 @@ mod tests {
     fn bad_files_name_their_line_and_keep_what_was_valid() {
         let good = |i| serde_json::to_string(&obs(i)).unwrap();
         let head = serde_json::to_string(&header()).unwrap();
+        let comment =
+            r#"{"t":12,"wall":"2026-11-25T03:00:00Z","type":"sse-comment","session":1,"text":"a"#;
+        let not_utf8 = [
+            format!("{head}\n{}\n{comment}", good(0)).as_bytes(),
+            b"\xff",
+            b"b\"}\n",
+        ]
+        .concat();
         let cases = [
             (
                 "truncated",
-                format!("{head}\n{}\n{}\n{{\"t\":12,\"wa", good(0), good(1)),
+                format!("{head}\n{}\n{}\n{{\"t\":12,\"wa", good(0), good(1)).into_bytes(),
                 2,
                 4,
                 "truncated",
             ),
             (
                 "corrupt",
-                format!("{head}\n{}\nnot json\n{}\n", good(0), good(1)),
+                format!("{head}\n{}\nnot json\n{}\n", good(0), good(1)).into_bytes(),
                 1,
                 3,
                 "not a valid",
             ),
+            ("not-utf8", not_utf8, 1, 3, "not UTF-8 text"),
         ];
         for (name, text, valid, line, msg) in cases {
             let path = tmp(name);
