@@ -136,7 +136,7 @@ pub(super) async fn serve_peek(
     }
     match sim.config.scenario {
         Scenario::Rejected => return ApiError::rejected().into_response(),
-        Scenario::Flaky if sim.chance(0.1) => {
+        Scenario::Flaky if sim.peek_chance(0.1) => {
             return ApiError::new(Code::InternalService, "upstream unavailable")
                 .with_status(StatusCode::SERVICE_UNAVAILABLE)
                 .into_response();

@@ -83,7 +83,11 @@ struct Sim {
     config: SimConfig,
     inbox: Mutex<Inbox>,
     hub: Arc<Hub>,
+    /// The stream side's draws (refusals, session ages, resets), seeded.
     rng: Mutex<fastrand::Rng>,
+    /// The peeks' draws, apart: otherwise how often a client peeks would decide which draws its
+    /// stream requests get, and a seeded run would turn out differently with the peek timing.
+    peek_rng: Mutex<fastrand::Rng>,
     shutdown: watch::Receiver<bool>,
     /// The conversation of messages the agent sends itself (probes).
     own_conversation: Uuid,
@@ -92,6 +96,10 @@ struct Sim {
 impl Sim {
     fn chance(&self, p: f64) -> bool {
         self.rng.lock().is_ok_and(|mut r| r.f64() < p)
+    }
+
+    fn peek_chance(&self, p: f64) -> bool {
+        self.peek_rng.lock().is_ok_and(|mut r| r.f64() < p)
     }
 
     fn between(&self, lo: f64, hi: f64) -> f64 {
@@ -202,6 +210,7 @@ pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHa
     let scenario = config.scenario;
     let sim = Arc::new(Sim {
         rng: Mutex::new(fastrand::Rng::with_seed(config.seed)),
+        peek_rng: Mutex::new(fastrand::Rng::with_seed(!config.seed)),
         config,
         inbox: Mutex::new(Inbox::default()),
         hub: Arc::clone(&hub),
