@@ -159,13 +159,19 @@ mod tests {
         t.tick(silent_from + 80_000);
     }
 
-    #[test]
-    fn the_capped_log_keeps_what_the_detectors_read() {
+    /// `play` into the TUI's model and into the exporter's capped one.
+    fn played_full_and_capped(play: fn(&mut Timeline)) -> (Timeline, Timeline) {
         let mut full = Timeline::new();
         let mut capped = Timeline::new();
         capped.m = monitor(capped.m.thresholds.clone());
-        long_session_then_silence(&mut full);
-        long_session_then_silence(&mut capped);
+        play(&mut full);
+        play(&mut capped);
+        (full, capped)
+    }
+
+    #[test]
+    fn the_capped_log_keeps_what_the_detectors_read() {
+        let (full, capped) = played_full_and_capped(long_session_then_silence);
         assert_eq!(capped.m.log.entries.len(), LOG_CAPACITY);
         assert!(full.m.log.entries.len() > LOG_CAPACITY);
         assert_eq!(
@@ -192,11 +198,7 @@ mod tests {
 
     #[test]
     fn the_capped_heartbeats_keep_what_the_detectors_read() {
-        let mut full = Timeline::new();
-        let mut capped = Timeline::new();
-        capped.m = monitor(capped.m.thresholds.clone());
-        long_flood(&mut full);
-        long_flood(&mut capped);
+        let (full, capped) = played_full_and_capped(long_flood);
         assert!(
             full.has(FindingKind::HeartbeatFlood),
             "{:?}",
