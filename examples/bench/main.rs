@@ -4,6 +4,7 @@
 //! cargo run --release --example bench              # everything (needs tmux for the TUI figures)
 //! cargo run --release --example bench -- ingest    # one part: ingest | render | memory | tui |
 //!                                                  # frames | recording | verdict | fleet
+//! cargo run --release --example bench -- recording-file PATH  # write the generated recording
 //! ```
 //!
 //! Results are printed as a table; BENCHMARKS.md records them with the machine they ran on.
@@ -67,6 +68,14 @@ fn main() {
     }
     if part == "all" || part == "frames" {
         frames::run(full_monitor);
+    }
+    if part == "recording-file" {
+        recording::keep(
+            std::env::args()
+                .nth(2)
+                .expect("bench recording-file PATH")
+                .as_ref(),
+        );
     }
     if part == "all" || part == "recording" {
         rt.block_on(recording::run(&binary(), 3));

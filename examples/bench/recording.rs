@@ -232,6 +232,12 @@ async fn replay_landing(path: &Path, from: Duration) -> (f64, f64) {
     (landed, jumped)
 }
 
+/// Writes the generated recording to `path` and keeps it, for profiling a command on it.
+pub fn keep(path: &Path) {
+    let bytes = generate(path, observation_count());
+    println!("{}: {bytes} bytes", path.display());
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
