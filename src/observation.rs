@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::wire::{ApiError, WireMessage};
 
+mod layout;
 mod line;
 #[cfg(test)]
 mod oracle;

@@ -338,7 +338,7 @@ impl Reader {
 /// `serde_json`'s check of each string, which `from_slice` makes (a tenth of the reading).
 fn parse_observation(line: &[u8]) -> Result<Observation, String> {
     let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8 text: {e}"))?;
-    serde_json::from_str(text).map_err(|e| format!("not a valid observation: {e}"))
+    Observation::from_line(text).map_err(|e| format!("not a valid observation: {e}"))
 }
 
 /// Reads one line into `buf` (replacing what it held), never more than [`MAX_LINE_BYTES`] of

@@ -22,7 +22,7 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 
-use super::{AgentIx, Kind, Mono, Observation, wall};
+use super::{AgentIx, Kind, Mono, Observation, layout, wall};
 use chrono::{DateTime, Utc};
 
 impl Serialize for Observation {
@@ -147,6 +147,14 @@ impl<M: SerializeMap> SerializeStructVariant for Tagged<'_, M> {
 
     fn end(self) -> Result<(), M::Error> {
         Ok(())
+    }
+}
+
+impl Observation {
+    /// A recording line read: by position when it is in the writer's layout for the kinds that
+    /// fill long recordings (`layout`), by serde otherwise. Either way serde's answer.
+    pub fn from_line(line: &str) -> serde_json::Result<Observation> {
+        layout::read(line).map_or_else(|| serde_json::from_str(line), Ok)
     }
 }
 
@@ -692,10 +700,51 @@ mod tests {
         Some(serde_json::to_string(&old).unwrap())
     }
 
-    /// What this module makes of `line`, in the same terms.
+    /// What a recording line is read as (`from_line`: the layout, else serde), in the same terms.
     fn parsed(line: &str) -> Option<String> {
-        let new: Observation = serde_json::from_str(line).ok()?;
+        let new = Observation::from_line(line).ok()?;
         Some(serde_json::to_string(&new).unwrap())
+    }
+
+    /// The kinds `layout` reads by position, with every optional field present and absent.
+    fn positional() -> impl Strategy<Value = Observation> {
+        let kind = prop_oneof![
+            Just(Kind::Tick),
+            (
+                any::<u64>(),
+                prop_oneof![Just("heartbeat".to_owned()), text()],
+                proptest::option::of(text()),
+                prop_oneof![text(), "\\{\"timestamp\":\"[0-9:.TZ-]{0,30}\"\\}"],
+                any::<Option<u64>>(),
+            )
+                .prop_map(|(session, event, id, data, retry_ms)| Kind::SseEvent {
+                    session,
+                    event,
+                    id,
+                    data,
+                    retry_ms,
+                }),
+        ];
+        (
+            any::<u64>(),
+            wall(),
+            prop_oneof![Just(0), any::<u32>()],
+            kind,
+        )
+            .prop_map(|(t, wall, agent, kind)| Observation {
+                t: Mono(t),
+                wall,
+                agent,
+                kind,
+            })
+    }
+
+    /// Bytes a hand edit or a damaged file could put into a line.
+    fn damage() -> impl Strategy<Value = &'static str> {
+        proptest::sample::select(vec![
+            "\\", "\"", "0", "9", "-", ".", " ", "\t", "\n", "\u{1}", "}", "{", ",", ":", "u",
+            "\\u0041", "\\x", "é",
+        ])
     }
 
     /// A value of about any type a field could be given.
@@ -829,6 +878,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn event_lines_off_the_layout_get_the_derive_s_answer() {
+        let event = r#"{"t":7,"wall":"2026-11-25T05:17:13.5Z","type":"sse-event","session":2,"event":"heartbeat","data":"{\"timestamp\":\"2026-11-25T05:17:13Z\"}"}"#;
+        assert!(
+            layout::read(event).is_some(),
+            "the writer's layout is read by position"
+        );
+        for line in [
+            event.replace(":7,", ":07,"),
+            event.replace(":2,", ":00,"),
+            event.replace(":7,", ":18446744073709551616,"),
+            event.replace(":7,", ":7.0,"),
+            event.replace(":7,", ":-7,"),
+            event.replace("\"type\"", "\"agent\":4294967296,\"type\""),
+            event.replace("\"type\"", "\"agent\":4294967295,\"type\""),
+            event.replace("heartbeat", "heart\\u0062eat"),
+            event.replace("heartbeat", "heart\\beat"),
+            event.replace("heartbeat", "heart\tbeat"),
+            event.replace(".5Z", ".5+00:00"),
+            format!("{event} x"),
+            format!("{event}\u{c}"),
+            format!(" {event}"),
+            event.replace("}\"}", "}\",\"retry_ms\":0}"),
+            event.replace("}\"}", "}\",\"retry_ms\":01}"),
+            event.replace("}\"}", "}\",\"data\":\"\"}"),
+        ] {
+            assert_eq!(parsed(&line), oracle(&line), "{line}");
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -838,9 +917,51 @@ mod tests {
             let line = serde_json::to_string(&obs).unwrap();
             prop_assert_eq!(oracle(&line), Some(line.clone()));
             prop_assert_eq!(&serde_json::from_str::<Observation>(&line).unwrap(), &obs);
-            prop_assert_eq!(&serde_json::from_str::<Observation>(&escaped(&line)).unwrap(), &obs);
+            prop_assert_eq!(&Observation::from_line(&line).unwrap(), &obs);
+            prop_assert_eq!(&Observation::from_line(&escaped(&line)).unwrap(), &obs);
             let value = serde_json::to_value(&obs).unwrap();
             prop_assert_eq!(&serde_json::from_value::<Observation>(value).unwrap(), &obs);
+        }
+
+        /// The writer's SSE events and ticks are read by position (unless a string needed a
+        /// `\u` escape, which serde reads), as serde reads them.
+        #[test]
+        fn the_writer_s_events_and_ticks_are_read_by_position(obs in positional()) {
+            let line = serde_json::to_string(&obs).unwrap();
+            let by_position = layout::read(&line);
+            let Kind::SseEvent { event, id, data, .. } = &obs.kind else {
+                prop_assert_eq!(by_position.as_ref(), Some(&obs));
+                return Ok(());
+            };
+            // What serde_json writes as `\u00XX`: a control character without a short escape.
+            let u_escaped = |s: &str| s.chars().any(|c| c < ' ' && !"\u{8}\u{c}\n\r\t".contains(c));
+            if [event, data].into_iter().chain(id).any(|s| u_escaped(s)) {
+                prop_assert_eq!(by_position, None);
+            } else {
+                prop_assert_eq!(by_position.as_ref(), Some(&obs));
+            }
+            prop_assert_eq!(Observation::from_line(&format!("{line} \r\n")).unwrap(), obs.clone());
+        }
+
+        /// An event or tick line damaged anywhere (bytes put in, a stretch cut out): read as
+        /// serde reads it, or refused where serde refuses it.
+        #[test]
+        fn damaged_event_lines_get_the_derive_s_answer(
+            obs in positional(),
+            inserts in proptest::collection::vec((any::<usize>(), damage()), 0..3),
+            cut in (any::<usize>(), 0..4usize),
+        ) {
+            let mut line = serde_json::to_string(&obs).unwrap();
+            let boundary = |line: &str, at: usize| {
+                (0..=line.len()).map(|i| (i + at) % (line.len() + 1)).find(|&i| line.is_char_boundary(i)).unwrap()
+            };
+            for (at, text) in inserts {
+                line.insert_str(boundary(&line, at), text);
+            }
+            let from = boundary(&line, cut.0);
+            let to = boundary(&line, (from + cut.1).min(line.len()));
+            line.replace_range(from..to.max(from), "");
+            prop_assert_eq!(parsed(&line), oracle(&line), "{}", line);
         }
 
         /// The same observation with its keys in any order reads the same.
