@@ -10,14 +10,14 @@ use crate::monitor::{Finding, Monitor, Severity, Verdict, connection::ConnState}
 use crate::observation::{AgentIx, Kind, Mono, Observation};
 
 /// One watched agent and its model.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Agent {
     pub id: String,
     pub monitor: Monitor,
 }
 
 /// The agents of a run, in the order they were configured (an observation's `agent` is the index).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Fleet {
     agents: Vec<Agent>,
 }

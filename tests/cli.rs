@@ -273,10 +273,18 @@ fn markdown_report_has_the_evidence_never_the_key_and_reproduces_as_written() {
         )
     );
     let recorded = std::fs::read_to_string(&recording).unwrap();
+    // Its checkpoints beside it (none taken in so short a recording: the file names it).
+    let checkpoints =
+        std::fs::read_to_string(recording.with_extension("ndjson.checkpoints")).unwrap();
+    assert!(
+        checkpoints.starts_with(r#"{"format":"inboxtop-checkpoints","version":1,"recording":{"#),
+        "{checkpoints}"
+    );
     for (what, text) in [
         ("report", md.as_ref()),
         ("stderr", &String::from_utf8_lossy(&out.stderr)),
         ("recording", recorded.as_str()),
+        ("checkpoints", checkpoints.as_str()),
     ] {
         assert!(
             !text.contains("TOPSECRET"),

@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 
 use inboxtop::monitor::{Monitor, Thresholds};
 use inboxtop::observation::{AgentIx, CloseReason, Kind, Mono, NetErrorClass, Observation, Route};
-use inboxtop::record::{Header, Reader};
-use inboxtop::source::replay::{ReplayCommand, land, run_replay};
+use inboxtop::record::{Header, Reader, checkpoint};
+use inboxtop::source::replay::{ReplayCommand, land_fleet, run_replay};
 use inboxtop::wire::{ApiError, WireMessage};
 
 /// The derived `Observation` as it was before the one-pass line reader: the baseline (b0)
@@ -117,11 +117,23 @@ fn generate(path: &Path, count: u64) -> u64 {
         "bench: generated",
         &thresholds(),
     );
-    serde_json::to_writer(&mut out, &header).expect("header");
-    out.write_all(b"\n").expect("write");
+    let mut line = serde_json::to_vec(&header).expect("header");
+    line.push(b'\n');
+    out.write_all(&line).expect("write");
+    // Checkpoints as the recorder writes them, so that the replay lands as it would on a
+    // recording made by `--record`.
+    let mut checkpoints = checkpoint::Writer::create(path, &header, line.len() as u64)
+        .expect("checkpoints")
+        .expect("one agent");
     for i in 0..count {
-        serde_json::to_writer(&mut out, &observation(i)).expect("observation");
-        out.write_all(b"\n").expect("write");
+        let obs = observation(i);
+        line.clear();
+        serde_json::to_writer(&mut line, &obs).expect("observation");
+        line.push(b'\n');
+        out.write_all(&line).expect("write");
+        checkpoints
+            .written(&obs, line.len() as u64)
+            .expect("checkpoint");
     }
     out.flush().expect("flush");
     std::fs::metadata(path).map_or(0, |m| m.len())
@@ -214,10 +226,10 @@ async fn land_at(target: Duration, rx: &mut mpsc::Receiver<Observation>, m: &mut
 async fn replay_landing(path: &Path, from: Duration) -> (f64, f64) {
     let t = Instant::now();
     let reader = Reader::open(path).expect("recording");
-    let mut monitor = Monitor::new(reader.header.thresholds(&Thresholds::default()));
-    let mut observations = reader.read_ahead().expect("read ahead");
-    let landing = land(&mut observations, from, |obs| monitor.apply(obs));
+    let thresholds = reader.header.thresholds(&Thresholds::default());
+    let (fleet, landing, observations) = land_fleet(reader, &thresholds, from).expect("landing");
     let landed = t.elapsed().as_secs_f64();
+    let mut monitor = fleet.agents()[0].monitor.clone();
     let (tx, mut rx) = mpsc::channel(8192);
     let (cmd, cmd_rx) = mpsc::channel(4);
     let task = tokio::spawn(run_replay(landing, observations, 1.0, tx, cmd_rx));
@@ -235,7 +247,7 @@ async fn replay_landing(path: &Path, from: Duration) -> (f64, f64) {
 /// Writes the generated recording to `path` and keeps it, for profiling a command on it.
 pub fn keep(path: &Path) {
     let bytes = generate(path, observation_count());
-    println!("{}: {bytes} bytes", path.display());
+    println!("{}: {bytes} bytes, and its checkpoints", path.display());
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -287,14 +299,24 @@ pub async fn run(bin: &Path, runs: usize) {
         peak as f64 / 1024.0
     );
 
-    // One landing: it fast-forwards the first 90 % of the observations.
+    // Landing 90 % in (it fast-forwards 90 % of the observations): from the recording's latest
+    // checkpoint before the start point, then, as the same-run baseline, with the checkpoints
+    // moved away (every observation before the start point folded).
     let late = Duration::from_millis(count * SPACING_MS * 9 / 10);
+    let checkpoints = checkpoint::path_for(&path);
+    let checkpoint_bytes = std::fs::metadata(&checkpoints).map_or(0, |m| m.len());
     let (landed, jumped) = replay_landing(&path, late).await;
+    let moved = path.with_extension("moved");
+    std::fs::rename(&checkpoints, &moved).expect("move the checkpoints away");
+    let (folded_all, _) = replay_landing(&path, late).await;
     println!(
-        "replay --from {} s (90 %, {} observations before it): lands in {:.2} s   (target ≤ 1 s)",
+        "replay --from {} s (90 %, {} observations before it): lands in {landed:.2} s from a \
+         checkpoint ({:.1} MiB of checkpoints, {:.1} % of the recording), {folded_all:.2} s \
+         folding from the start   (target ≤ 1 s)",
         late.as_secs(),
         count * 9 / 10,
-        landed
+        checkpoint_bytes as f64 / f64::from(1 << 20),
+        checkpoint_bytes as f64 * 100.0 / bytes as f64,
     );
     println!(
         "then `]` (+30 s, {} observations): lands in {:.1} ms   (target ≤ 1 s)",
@@ -302,4 +324,5 @@ pub async fn run(bin: &Path, runs: usize) {
         jumped * 1e3
     );
     std::fs::remove_file(&path).ok();
+    std::fs::remove_file(&moved).ok();
 }

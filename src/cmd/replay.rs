@@ -11,38 +11,33 @@ use super::tui::run_tui;
 use crate::app::{App, Command as AppCommand};
 use crate::cli::ReplayArgs;
 use crate::config::Settings;
-use crate::fleet::Fleet;
-use crate::monitor::{Monitor, Thresholds};
+use crate::monitor::Thresholds;
 use crate::record::{Header, Reader};
-use crate::source::replay::{ReplayCommand, ReplayEnd, land, run_replay};
+use crate::source::replay::{ReplayCommand, ReplayEnd, land_fleet, run_replay};
 use crate::ui::Target;
 use crate::ui::time::Zone;
 
 pub(super) async fn run(settings: Settings, args: ReplayArgs) -> Result<ExitCode> {
     let reader = Reader::open(&args.file).map_err(|e| eyre!("{e}"))?;
     let header = reader.header.clone();
-    let mut recorded = reader.read_ahead().map_err(|e| eyre!("{e}"))?;
     let thresholds = header.thresholds(&settings.thresholds());
     let context = export::recording_context(&args.file, &header);
-    // A fleet recording replays as a fleet: one model per recorded agent.
-    let mut fleet = Fleet::new();
-    let mut targets = Vec::new();
-    for id in header.agent_ids() {
-        targets.push(target(&args, &header, &id, &thresholds));
-        fleet.add(id, Monitor::new(thresholds.clone()));
-    }
-    // Land before the TUI starts: the model folds everything before `--from` at full speed.
+    let targets = header
+        .agent_ids()
+        .iter()
+        .map(|id| target(&args, &header, id, &thresholds))
+        .collect();
+    // Land before the TUI starts: the models fold everything before `--from` at full speed,
+    // from the recording's latest checkpoint before it when there is one. A fleet recording
+    // replays as a fleet: one model per recorded agent.
     let from = args.from.unwrap_or_default();
     if !from.is_zero() {
         eprintln!("inboxtop: landing {} s into the recording…", from.as_secs());
     }
-    let (landing, recorded, fleet) = tokio::task::spawn_blocking(move || {
-        let landing = land(&mut recorded, from, |obs| {
-            fleet.apply(obs);
-        });
-        (landing, recorded, fleet)
-    })
-    .await?;
+    let (fleet, landing, recorded) =
+        tokio::task::spawn_blocking(move || land_fleet(reader, &thresholds, from))
+            .await?
+            .map_err(|e| eyre!("{e}"))?;
     let mut app = App::new(fleet, targets);
     app.view.replay = true;
     app.view.zone = Zone::from_utc_setting(settings.utc.value);

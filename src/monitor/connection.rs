@@ -13,7 +13,7 @@ use crate::observation::{CloseReason, Mono, NetErrorClass};
 /// Sessions remembered in detail; older ones only count.
 pub const SESSION_HISTORY: usize = 512;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ConnState {
     /// Nothing attempted yet.
     Idle,
@@ -49,7 +49,7 @@ impl ConnState {
 }
 
 /// One stream session, from its attempt to its end.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Session {
     pub id: u64,
     pub attempted: Mono,
@@ -70,7 +70,7 @@ pub struct Session {
 }
 
 /// How a session ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum SessionEnd {
     Closed(CloseReason),
     Failed { class: NetErrorClass, error: String },
@@ -103,7 +103,7 @@ pub fn is_event_stream(status: u16, content_type: Option<&str>) -> bool {
         })
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Connection {
     pub state: ConnState,
     pub sessions: Ring<Session>,

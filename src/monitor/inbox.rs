@@ -13,13 +13,13 @@ use crate::wire::WireMessage;
 pub const INBOX_CAPACITY: usize = 2000;
 
 /// When and where a message was seen.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sighting {
     pub t: Mono,
     pub wall: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InboxEntry {
     pub key: String,
     pub message: WireMessage,
@@ -58,7 +58,7 @@ impl InboxEntry {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Inbox {
     /// By first-seen order (a sequence number), so the oldest is evicted first.
     entries: BTreeMap<u64, InboxEntry>,

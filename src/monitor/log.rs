@@ -14,7 +14,7 @@ pub const MAX_DATA_CHARS: usize = 4096;
 /// Characters of an event name or id kept.
 pub const MAX_FIELD_CHARS: usize = 256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EntryKind {
     /// A dispatched SSE event.
     Event,
@@ -24,7 +24,7 @@ pub enum EntryKind {
     Lifecycle,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogEntry {
     pub t: Mono,
     pub wall: DateTime<Utc>,
@@ -39,7 +39,7 @@ pub struct LogEntry {
     pub data_len: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EventLog {
     pub entries: Ring<LogEntry>,
 }

@@ -31,7 +31,7 @@ pub use verdict::{Judgement, Verdict};
 pub const INCIDENT_HISTORY: usize = 256;
 
 /// Which request an HTTP or network error belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Channel {
     Stream,
     Poll,
@@ -47,7 +47,7 @@ impl Channel {
 }
 
 /// A non-2xx answer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HttpError {
     pub t: Mono,
     pub wall: DateTime<Utc>,
@@ -58,7 +58,7 @@ pub struct HttpError {
 }
 
 /// A request that got no HTTP answer at all.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NetError {
     pub t: Mono,
     pub wall: DateTime<Utc>,
@@ -68,7 +68,7 @@ pub struct NetError {
 }
 
 /// An event whose data could not be read as what its type promises.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Malformed {
     pub t: Mono,
     pub wall: DateTime<Utc>,
@@ -78,7 +78,7 @@ pub struct Malformed {
 }
 
 /// A line skipped for being over the size limit.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Oversized {
     pub t: Mono,
     pub wall: DateTime<Utc>,
@@ -88,7 +88,7 @@ pub struct Oversized {
 }
 
 /// A redirect that was followed (one hop).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Redirect {
     pub t: Mono,
     pub wall: DateTime<Utc>,
@@ -106,7 +106,7 @@ pub struct Redirect {
 
 /// The server said stop (a 204 to the stream request) and the stream source stopped
 /// reconnecting until asked to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stop {
     pub t: Mono,
     pub wall: DateTime<Utc>,
@@ -115,7 +115,7 @@ pub struct Stop {
 }
 
 /// A last event id that could not be sent back as `Last-Event-ID`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UnsentId {
     pub t: Mono,
     pub wall: DateTime<Utc>,
@@ -125,7 +125,7 @@ pub struct UnsentId {
 }
 
 /// An event whose data is itself SSE framing.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NestedFrame {
     pub t: Mono,
     pub wall: DateTime<Utc>,
@@ -139,7 +139,7 @@ pub struct NestedFrame {
 pub const NESTED_EXAMPLE_CHARS: usize = 160;
 
 /// A peek that failed, whatever the reason.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PollFailure {
     pub t: Mono,
     pub wall: DateTime<Utc>,
@@ -158,7 +158,7 @@ impl PollFailure {
 }
 
 /// Everything known, built by [`Monitor::apply`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Monitor {
     pub thresholds: Thresholds,
     /// Time of the newest observation.

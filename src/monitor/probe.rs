@@ -17,7 +17,7 @@ use crate::observation::Mono;
 pub const PROBE_HISTORY: usize = 256;
 
 /// One probe message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Probe {
     /// The message id the server gave it.
     pub id: String,
@@ -36,7 +36,7 @@ impl Probe {
 }
 
 /// Every probe of the run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Probes {
     pub recent: Ring<Probe>,
     /// `POST`s that failed (no id to follow).

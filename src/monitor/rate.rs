@@ -14,7 +14,7 @@ pub const RATE_HISTORY_SECS: usize = 300;
 pub const HEARTBEAT_HISTORY: usize = 2048;
 
 /// One received heartbeat.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Heartbeat {
     pub t: Mono,
     pub wall: DateTime<Utc>,
@@ -23,7 +23,7 @@ pub struct Heartbeat {
     pub sent: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HeartbeatRate {
     /// Count per whole second of monotonic time; the back is second `newest_second`.
     buckets: VecDeque<u32>,

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 /// Keeps the newest `capacity` items; `total()` counts every push, so totals stay exact while
 /// detail is dropped.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ring<T> {
     items: VecDeque<T>,
     capacity: usize,

@@ -7,8 +7,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::fleet::Fleet;
+use crate::monitor::Thresholds;
 use crate::observation::{Mono, Observation};
-use crate::record::ReadError;
+use crate::record::{ReadAhead, ReadError, Reader, checkpoint};
 
 /// What the viewer can ask of a replay.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,16 +97,43 @@ pub struct Landing {
     next: Option<Result<Observation, ReadError>>,
 }
 
+/// Opens the replay of the recording `reader` reads, landed `from` its first observation, every
+/// earlier observation folded into one model per recorded agent (with `thresholds`): from the
+/// latest usable checkpoint of the recording ([`checkpoint`]) when it has one, else from the
+/// start. The models, where the replay goes on from, and the rest of the recording.
+pub fn land_fleet(
+    reader: Reader,
+    thresholds: &Thresholds,
+    from: Duration,
+) -> Result<(Fleet, Landing, ReadAhead), ReadError> {
+    let mut fleet = checkpoint::fresh_fleet(&reader.header, thresholds);
+    let (reader, mark) =
+        match checkpoint::latest_before(reader.path(), &reader.header, from, &fleet) {
+            Some((mark, models)) => {
+                fleet = models;
+                (Reader::resume(reader.path(), &mark)?, Some(mark))
+            }
+            None => (reader, None),
+        };
+    let mut recorded = reader.read_ahead()?;
+    let landing = land(&mut recorded, mark.as_ref(), from, |obs| {
+        fleet.apply(obs);
+    });
+    Ok((fleet, landing, recorded))
+}
+
 /// Folds the recording's observations earlier than `from` after its first one into the model
-/// (`fold`), and says where the replay goes on from.
+/// (`fold`), and says where the replay goes on from. `observations` go on after `mark` if the
+/// model was resumed from a checkpoint, else they are the whole recording.
 pub fn land(
     observations: &mut impl Iterator<Item = Result<Observation, ReadError>>,
+    mark: Option<&checkpoint::Mark>,
     from: Duration,
     mut fold: impl FnMut(&Observation),
 ) -> Landing {
     let mut landing = Landing {
-        at: None,
-        folded: 0,
+        at: mark.map(|m| m.first_t.plus(from)),
+        folded: mark.map_or(0, |m| m.folded),
         next: None,
     };
     for item in observations {
@@ -196,7 +225,7 @@ mod tests {
     use super::*;
     use crate::monitor::{Monitor, Thresholds};
     use crate::observation::Kind;
-    use crate::record::{Header, Reader};
+    use crate::record::Header;
 
     fn recording(name: &str, times_ms: &[u64]) -> std::path::PathBuf {
         let path =
@@ -220,7 +249,7 @@ mod tests {
     fn landed(path: &std::path::Path, from: Duration) -> (Monitor, Landing, Reader) {
         let mut reader = Reader::open(path).unwrap();
         let mut monitor = Monitor::new(Thresholds::default());
-        let landing = land(&mut reader, from, |obs| monitor.apply(obs));
+        let landing = land(&mut reader, None, from, |obs| monitor.apply(obs));
         (monitor, landing, reader)
     }
 
@@ -244,6 +273,57 @@ mod tests {
         assert!(matches!(task.await.unwrap(), ReplayEnd::Finished { sent } if sent == total));
         let folded = monitor.observations;
         (got, Instant::now().duration_since(started), folded)
+    }
+
+    /// What a replay of `path` landed `from_ms` in starts with: the models, the
+    /// landing's start point and count, and the times of everything it goes on to replay.
+    fn land_all(path: &std::path::Path, from_ms: u64) -> (Fleet, Option<Mono>, u64, Vec<Mono>) {
+        let reader = Reader::open(path).unwrap();
+        let thresholds = reader.header.thresholds(&Thresholds::default());
+        let (fleet, landing, rest) =
+            land_fleet(reader, &thresholds, Duration::from_millis(from_ms)).unwrap();
+        let next = landing.next.map(|obs| obs.unwrap().t);
+        let rest = next.into_iter().chain(rest.map(|obs| obs.unwrap().t));
+        (fleet, landing.at, landing.folded, rest.collect())
+    }
+
+    /// A recording made by the recorder, with its checkpoints (one every 100 observations in
+    /// unit tests): landing late in it from the latest checkpoint before the start point gives
+    /// the same models, the same start and the same rest as folding everything from the start.
+    #[tokio::test]
+    async fn landing_from_a_checkpoint_is_landing_from_the_start() {
+        use crate::record::checkpoint::{self, tests::observation};
+        let path = std::env::temp_dir().join(format!("inboxtop-replay-{}-cp", std::process::id()));
+        let header = checkpoint::tests::header();
+        let (recorder, writer) = crate::record::start(&path, &header).unwrap();
+        for i in 0..1050 {
+            recorder.offer(&observation(i));
+        }
+        drop(recorder);
+        assert_eq!(writer.await.unwrap().unwrap(), 1050);
+        let away = path.with_extension("away");
+        for from_ms in [0, 5, 995, 1000, 1001, 4321, 10_490, 10_500, 60_000] {
+            let expected = fresh_fleet_for(&header);
+            let mark = checkpoint::latest_before(
+                &path,
+                &header,
+                Duration::from_millis(from_ms),
+                &expected,
+            )
+            .map(|(mark, _)| mark.folded);
+            assert_eq!(mark.is_some(), from_ms > 990, "from {from_ms} ms: {mark:?}");
+            let with = land_all(&path, from_ms);
+            std::fs::rename(checkpoint::path_for(&path), &away).unwrap();
+            let without = land_all(&path, from_ms);
+            std::fs::rename(&away, checkpoint::path_for(&path)).unwrap();
+            assert!(with == without, "from {from_ms} ms, checkpoint {mark:?}");
+        }
+        std::fs::remove_file(checkpoint::path_for(&path)).ok();
+        std::fs::remove_file(&path).ok();
+    }
+
+    fn fresh_fleet_for(header: &crate::record::Header) -> Fleet {
+        checkpoint::fresh_fleet(header, &header.thresholds(&Thresholds::default()))
     }
 
     #[tokio::test(start_paused = true)]

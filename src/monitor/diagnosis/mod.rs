@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::Monitor;
 
 /// Tunable limits of the detectors. Defaults fit `SignalDock` (heartbeat every 15–30 s).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Thresholds {
     /// The heartbeat interval the server is expected to keep: shortest and longest.
     pub heartbeat_min: Duration,

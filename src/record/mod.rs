@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +15,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::observation::Observation;
+
+pub mod checkpoint;
 
 /// The format this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -175,6 +177,7 @@ impl Recorder {
 
 /// Creates the file, writes the header, and spawns the writer task. The task ends (after a final
 /// flush) when every `Recorder` clone is dropped; await the handle to be sure it is on disk.
+/// Checkpoints are written beside it ([`checkpoint`]) unless they cannot be.
 pub fn start(
     path: &Path,
     header: &Header,
@@ -182,13 +185,16 @@ pub fn start(
     let file = std::fs::File::create(path)
         .map_err(|e| format!("cannot create recording {}: {e}", path.display()))?;
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, file);
-    let write_header = serde_json::to_writer(&mut out, header)
-        .map_err(std::io::Error::other)
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush());
+    let mut line = serde_json::to_vec(header).map_err(|e| e.to_string())?;
+    line.push(b'\n');
+    let write_header = out.write_all(&line).and_then(|()| out.flush());
     write_header.map_err(|e| format!("cannot write recording {}: {e}", path.display()))?;
+    let checkpoints = checkpoint::Writer::create(path, header, line.len() as u64)
+        .inspect_err(|e| tracing::warn!("recording without checkpoints: {e}"))
+        .ok()
+        .flatten();
     let (tx, rx) = mpsc::channel(WRITER_QUEUE);
-    let handle = tokio::task::spawn_blocking(move || write_loop(out, rx));
+    let handle = tokio::task::spawn_blocking(move || write_loop(out, checkpoints, rx));
     Ok((
         Recorder {
             tx,
@@ -199,17 +205,28 @@ pub fn start(
 }
 
 /// Writes observations as they come, flushing whenever the queue runs dry and at least once a
-/// second under a steady flow. Returns the number of observations written.
+/// second under a steady flow. Returns the number of observations written. A checkpoint that
+/// cannot be written ends the checkpoints, never the recording.
 fn write_loop(
     mut out: std::io::BufWriter<std::fs::File>,
+    mut checkpoints: Option<checkpoint::Writer>,
     mut rx: mpsc::Receiver<Observation>,
 ) -> std::io::Result<u64> {
     let mut written = 0u64;
     let mut last_flush = std::time::Instant::now();
+    let mut line = Vec::new();
     while let Some(obs) = rx.blocking_recv() {
-        serde_json::to_writer(&mut out, &obs).map_err(std::io::Error::other)?;
-        out.write_all(b"\n")?;
+        line.clear();
+        serde_json::to_writer(&mut line, &obs).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        out.write_all(&line)?;
         written += 1;
+        if let Some(writer) = &mut checkpoints
+            && let Err(e) = writer.written(&obs, line.len() as u64)
+        {
+            tracing::warn!("recording checkpoints stopped: {e}");
+            checkpoints = None;
+        }
         if rx.is_empty() || last_flush.elapsed() >= Duration::from_secs(1) {
             out.flush()?;
             last_flush = std::time::Instant::now();
@@ -308,6 +325,26 @@ impl Reader {
             header,
             done: false,
         })
+    }
+
+    /// The recording's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens a recording to read on from a checkpoint's `mark`: the observations after it.
+    pub fn resume(path: &Path, mark: &checkpoint::Mark) -> Result<Reader, ReadError> {
+        let mut reader = Reader::open(path)?;
+        reader
+            .file
+            .seek(std::io::SeekFrom::Start(mark.offset))
+            .map_err(|e| ReadError {
+                path: path.to_owned(),
+                line: mark.line + 1,
+                message: format!("cannot seek: {e}"),
+            })?;
+        reader.line_no = mark.line;
+        Ok(reader)
     }
 
     /// The next line's observation (`Ok(None)` at the end of the file), or what is wrong with
