@@ -102,61 +102,65 @@ impl<'a> Cursor<'a> {
     /// A JSON string without escapes, borrowed from the line.
     fn plain_string(&mut self) -> Option<&'a str> {
         self.expect("\"")?;
-        let len = memchr::memchr2(b'"', b'\\', self.rest().as_bytes())?;
-        let text = &self.rest()[..len];
-        if self.rest().as_bytes()[len] == b'\\' || has_control(text) {
-            return None;
-        }
-        self.pos += len + 1;
-        Some(text)
-    }
-
-    /// How far the string goes on before its closing quote, escapes included: what its text
-    /// needs at most, so that decoding it allocates once.
-    fn quoted_len(&self) -> Option<usize> {
-        let rest = self.rest().as_bytes();
-        let mut len = 0;
-        loop {
-            len += memchr::memchr2(b'"', b'\\', rest.get(len..)?)?;
-            if rest[len] == b'"' {
-                return Some(len);
-            }
-            len += 2;
-        }
+        let (text, escaped) = self.quoted()?;
+        self.pos += text.len() + 1;
+        (!escaped).then_some(text)
     }
 
     /// A JSON string, its escapes decoded; a `\u` escape is left to serde (surrogate pairs).
     fn string(&mut self) -> Option<String> {
         self.expect("\"")?;
-        let mut out = String::with_capacity(self.quoted_len()?);
+        let (raw, escaped) = self.quoted()?;
+        self.pos += raw.len() + 1;
+        if escaped {
+            unescape(raw)
+        } else {
+            Some(raw.to_owned())
+        }
+    }
+
+    /// The text from here to the closing quote, escapes as written, and whether it has any.
+    /// One pass over bytes: strings here are short, shorter than a SIMD search pays for.
+    /// `None` for a control character (which JSON does not allow unescaped) or no closing quote.
+    fn quoted(&self) -> Option<(&'a str, bool)> {
+        let rest = self.rest();
+        let (mut i, mut escaped) = (0, false);
         loop {
-            let len = memchr::memchr2(b'"', b'\\', self.rest().as_bytes())?;
-            let text = &self.rest()[..len];
-            if has_control(text) {
-                return None;
+            match *rest.as_bytes().get(i)? {
+                b'"' => return Some((&rest[..i], escaped)),
+                b'\\' => (i, escaped) = (i + 2, true),
+                0..0x20 => return None,
+                _ => i += 1,
             }
-            out.push_str(text);
-            self.pos += len + 1;
-            if self.line.as_bytes()[self.pos - 1] == b'"' {
-                return Some(out);
-            }
-            out.push(match self.rest().as_bytes().first()? {
-                b'"' => '"',
-                b'\\' => '\\',
-                b'/' => '/',
-                b'b' => '\u{8}',
-                b'f' => '\u{c}',
-                b'n' => '\n',
-                b'r' => '\r',
-                b't' => '\t',
-                _ => return None,
-            });
-            self.pos += 1;
         }
     }
 }
 
-/// A control character, which JSON does not allow unescaped in a string (serde refuses it).
-fn has_control(text: &str) -> bool {
-    text.bytes().any(|b| b < 0x20)
+/// A string's text between its quotes with its escapes decoded, or `None` for a `\u` escape
+/// or one JSON does not have.
+fn unescape(raw: &str) -> Option<String> {
+    let (bytes, mut out) = (raw.as_bytes(), String::with_capacity(raw.len()));
+    let (mut i, mut run) = (0, 0);
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        out.push_str(&raw[run..i]);
+        out.push(match bytes.get(i + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            _ => return None,
+        });
+        i += 2;
+        run = i;
+    }
+    out.push_str(&raw[run..]);
+    Some(out)
 }

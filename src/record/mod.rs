@@ -382,13 +382,25 @@ fn parse_observation(line: &[u8]) -> Result<Observation, String> {
 /// it. `Ok(false)` at EOF.
 fn read_line(r: &mut BufReader<std::fs::File>, buf: &mut Vec<u8>) -> Result<bool, String> {
     buf.clear();
-    let n = std::io::Read::take(r, MAX_LINE_BYTES as u64 + 1)
-        .read_until(b'\n', buf)
-        .map_err(|e| format!("read error: {e}"))?;
-    if buf.len() > MAX_LINE_BYTES {
-        return Err(format!("line longer than {MAX_LINE_BYTES} bytes"));
+    loop {
+        let available = r.fill_buf().map_err(|e| format!("read error: {e}"))?;
+        if available.is_empty() {
+            return Ok(!buf.is_empty());
+        }
+        let room = MAX_LINE_BYTES + 1 - buf.len();
+        let (taken, ended) = match memchr::memchr(b'\n', available) {
+            Some(at) if at < room => (at + 1, true),
+            _ => (available.len().min(room), false),
+        };
+        buf.extend_from_slice(&available[..taken]);
+        r.consume(taken);
+        if buf.len() > MAX_LINE_BYTES {
+            return Err(format!("line longer than {MAX_LINE_BYTES} bytes"));
+        }
+        if ended {
+            return Ok(true);
+        }
     }
-    Ok(n > 0)
 }
 
 impl Iterator for Reader {
@@ -436,7 +448,8 @@ impl Reader {
             .name("inboxtop-read".into())
             .spawn(move || {
                 loop {
-                    let batch: Vec<Entry> = self.by_ref().take(BATCH).collect();
+                    let mut batch = Vec::with_capacity(BATCH);
+                    batch.extend(self.by_ref().take(BATCH));
                     if batch.is_empty() || tx.send(batch).is_err() {
                         break;
                     }
@@ -549,6 +562,26 @@ mod tests {
                 "not a valid",
             ),
             ("not-utf8", not_utf8, 1, 3, "not UTF-8 text"),
+            (
+                "oversized",
+                format!(
+                    "{head}\n{}\n{}\n{}\n",
+                    good(0),
+                    "x".repeat(MAX_LINE_BYTES),
+                    good(1)
+                )
+                .into_bytes(),
+                1,
+                3,
+                "line longer than",
+            ),
+            (
+                "longest",
+                format!("{head}\n{}\n{}\n", good(0), "x".repeat(MAX_LINE_BYTES - 1)).into_bytes(),
+                1,
+                3,
+                "not a valid observation",
+            ),
         ];
         for (name, text, valid, line, msg) in cases {
             let path = tmp(name);
