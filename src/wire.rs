@@ -46,29 +46,46 @@ const CONTENT_KEYS: &[&str] = &["content", "text", "body"];
 const CONTENT_TYPE_KEYS: &[&str] = &["contentType", "content_type"];
 const CREATED_KEYS: &[&str] = &["createdAt", "created_at", "timestamp"];
 
+/// A message's fields, each under its spellings, most preferred first.
+const FIELDS: [&[&str]; 8] = [
+    ID_KEYS,
+    CONVERSATION_KEYS,
+    FROM_KEYS,
+    FROM_NAME_KEYS,
+    TO_KEYS,
+    CONTENT_KEYS,
+    CONTENT_TYPE_KEYS,
+    CREATED_KEYS,
+];
+/// The index of each field in [`FIELDS`].
+mod field {
+    pub const ID: usize = 0;
+    pub const CONVERSATION: usize = 1;
+    pub const FROM: usize = 2;
+    pub const FROM_NAME: usize = 3;
+    pub const TO: usize = 4;
+    pub const CONTENT: usize = 5;
+    pub const CONTENT_TYPE: usize = 6;
+    pub const CREATED: usize = 7;
+}
+
 impl WireMessage {
     /// Reads a message object under any known key spelling. `None` when `value` is not an object
     /// or carries nothing a message would (no id and no content).
     pub fn from_json(value: &Value) -> Option<WireMessage> {
-        let obj = value.as_object()?;
-        let text = |keys: &[&str]| keys.iter().find_map(|k| obj.get(*k)).and_then(scalar_text);
-        let content_raw = text(CONTENT_KEYS);
-        let id = text(ID_KEYS);
-        if id.is_none() && content_raw.is_none() {
-            return None;
+        let mut fields = Fields::default();
+        for (key, value) in value.as_object()? {
+            if let Some(at) = fields.wanted(key) {
+                fields.keep(at, scalar_text(value));
+            }
         }
-        let content_raw = content_raw.unwrap_or_default();
-        Some(WireMessage {
-            id,
-            conversation_id: text(CONVERSATION_KEYS),
-            from: text(FROM_KEYS),
-            from_name: text(FROM_NAME_KEYS),
-            to: text(TO_KEYS),
-            content_len: content_raw.len(),
-            content: truncate_chars(&content_raw, MAX_CONTENT_CHARS),
-            content_type: text(CONTENT_TYPE_KEYS),
-            created_at: text(CREATED_KEYS).and_then(|s| parse_timestamp(&s)),
-        })
+        fields.into_message()
+    }
+
+    /// [`from_json`](Self::from_json) of the JSON text `data`, read without building its tree
+    /// (every message event of the stream comes through here). `Err` when it is not JSON.
+    pub fn from_json_text(data: &str) -> serde_json::Result<Option<WireMessage>> {
+        serde_json::from_str::<MaybeFields>(data).map(|read| read.0?.into_message())
     }
 
     /// The best name for the sender: display name, else id.
@@ -80,6 +97,51 @@ impl WireMessage {
     }
 }
 
+/// The fields of a message object as read so far: per field, the most preferred spelling seen
+/// (its rank) and its text. A spelling seen again replaces its value, as in a JSON map.
+#[derive(Default)]
+struct Fields([Option<(usize, Option<String>)>; 8]);
+
+impl Fields {
+    /// The field `key` spells and its rank, if that spelling is at least as preferred as the
+    /// one the field has.
+    fn wanted(&self, key: &str) -> Option<(usize, usize)> {
+        FIELDS.iter().enumerate().find_map(|(field, spellings)| {
+            let rank = spellings.iter().position(|s| *s == key)?;
+            let kept = self.0[field].as_ref().map_or(usize::MAX, |(kept, _)| *kept);
+            (rank <= kept).then_some((field, rank))
+        })
+    }
+
+    fn keep(&mut self, (field, rank): (usize, usize), text: Option<String>) {
+        self.0[field] = Some((rank, text));
+    }
+
+    fn text(&mut self, field: usize) -> Option<String> {
+        self.0[field].take().and_then(|(_, text)| text)
+    }
+
+    fn into_message(mut self) -> Option<WireMessage> {
+        let content_raw = self.text(field::CONTENT);
+        let id = self.text(field::ID);
+        if id.is_none() && content_raw.is_none() {
+            return None;
+        }
+        let content_raw = content_raw.unwrap_or_default();
+        Some(WireMessage {
+            id,
+            conversation_id: self.text(field::CONVERSATION),
+            from: self.text(field::FROM),
+            from_name: self.text(field::FROM_NAME),
+            to: self.text(field::TO),
+            content_len: content_raw.len(),
+            content: truncate_chars(&content_raw, MAX_CONTENT_CHARS),
+            content_type: self.text(field::CONTENT_TYPE),
+            created_at: self.text(field::CREATED).and_then(|s| parse_timestamp(&s)),
+        })
+    }
+}
+
 /// Strings as they are; numbers and booleans as text (some deployments send numeric ids).
 fn scalar_text(v: &Value) -> Option<String> {
     match v {
@@ -87,6 +149,128 @@ fn scalar_text(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+/// A JSON text read as a message's fields, or `None` when it is not an object.
+struct MaybeFields(Option<Fields>);
+
+impl<'de> Deserialize<'de> for MaybeFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(FieldsVisitor)
+    }
+}
+
+struct FieldsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FieldsVisitor {
+    type Value = MaybeFields;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<MaybeFields, A::Error> {
+        let mut fields = Fields::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if let Some(at) = fields.wanted(&key) {
+                fields.keep(at, map.next_value::<ScalarText>()?.0);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(MaybeFields(Some(fields)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeFields, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(MaybeFields(None))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<MaybeFields, E> {
+        Ok(MaybeFields(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<MaybeFields, E> {
+        Ok(MaybeFields(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<MaybeFields, E> {
+        Ok(MaybeFields(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<MaybeFields, E> {
+        Ok(MaybeFields(None))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<MaybeFields, E> {
+        Ok(MaybeFields(None))
+    }
+
+    fn visit_unit<E>(self) -> Result<MaybeFields, E> {
+        Ok(MaybeFields(None))
+    }
+}
+
+/// A JSON value as [`scalar_text`] reads it, without keeping anything else.
+struct ScalarText(Option<String>);
+
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ScalarVisitor {
+    type Value = ScalarText;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<ScalarText, E> {
+        Ok(ScalarText(Some(s.to_owned())))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<ScalarText, E> {
+        Ok(ScalarText(Some(s)))
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<ScalarText, E> {
+        Ok(ScalarText(Some(b.to_string())))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<ScalarText, E> {
+        Ok(ScalarText(Some(n.to_string())))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<ScalarText, E> {
+        Ok(ScalarText(Some(n.to_string())))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<ScalarText, E> {
+        Ok(ScalarText(
+            serde_json::Number::from_f64(n).map(|n| n.to_string()),
+        ))
+    }
+
+    fn visit_unit<E>(self) -> Result<ScalarText, E> {
+        Ok(ScalarText(None))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ScalarText, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(ScalarText(None))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ScalarText, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(ScalarText(None))
     }
 }
 
@@ -235,7 +419,61 @@ impl ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    /// A JSON object's text, entries as given (duplicates kept), or another value's.
+    fn json_text() -> impl Strategy<Value = String> {
+        let mut keys: Vec<&str> = FIELDS.concat();
+        keys.extend(["other", "data", "Id", "type"]);
+        let value = proptest::sample::select(vec![
+            r#""x""#,
+            r#""""#,
+            r#""m-1""#,
+            r#""2026-11-25T03:00:00Z""#,
+            r#""2026-11-25T03:00:00+01:00""#,
+            r#""a\"b\u00e9""#,
+            "0",
+            "-0",
+            "42",
+            "-7",
+            "1.50",
+            "1e3",
+            "18446744073709551616",
+            "true",
+            "false",
+            "null",
+            "[]",
+            r#"[1,{"a":2}]"#,
+            "{}",
+            r#"{"id":"inner"}"#,
+        ]);
+        let entry =
+            (proptest::sample::select(keys), value).prop_map(|(k, v)| format!("\"{k}\":{v}"));
+        prop_oneof![
+            4 => proptest::collection::vec(entry, 0..8).prop_map(|e| format!("{{{}}}", e.join(","))),
+            1 => proptest::sample::select(vec!["[1,2]", r#""text""#, "3", "null", "true", "{", "", "{}x", r#"{"id":1,}"#])
+                .prop_map(String::from),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Read from the text, a message is what reading the JSON tree makes of it, and text
+        /// that is not JSON is refused as the tree parser refuses it.
+        #[test]
+        fn a_message_read_from_text_is_the_one_read_from_its_tree(text in json_text()) {
+            let tree = serde_json::from_str::<Value>(&text).map(|v| WireMessage::from_json(&v));
+            let direct = WireMessage::from_json_text(&text);
+            prop_assert_eq!(direct.as_ref().ok(), tree.as_ref().ok(), "{}", text);
+            prop_assert_eq!(
+                direct.err().map(|e| e.to_string()),
+                tree.err().map(|e| e.to_string()),
+                "{}", text
+            );
+        }
+    }
 
     #[test]
     fn reads_every_key_spelling_of_a_message() {

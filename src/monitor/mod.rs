@@ -617,9 +617,8 @@ fn is_nested_frame(data: &str) -> bool {
 
 /// A stream `message` event read as a message. The SSE `id:` fills in a payload without an id.
 fn read_stream_message(id: Option<&str>, data: &str) -> Result<WireMessage, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(data).map_err(|e| format!("data is not JSON: {e}"))?;
-    let mut m = WireMessage::from_json(&value)
+    let mut m = WireMessage::from_json_text(data)
+        .map_err(|e| format!("data is not JSON: {e}"))?
         .ok_or_else(|| "JSON is not a message (no id, no content)".to_string())?;
     if m.id.is_none() {
         m.id = id.map(str::to_owned);
