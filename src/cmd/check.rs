@@ -12,7 +12,7 @@ use crate::cli::{CheckArgs, SimArgs};
 use crate::config::Settings;
 use crate::fleet::Fleet;
 use crate::monitor::Monitor;
-use crate::record::Reader;
+use crate::record::{Reader, checkpoint};
 use crate::report::{self, Format, Member, ReportContext};
 
 /// The exit code of a command that could not run: UNKNOWN in the Monitoring Plugins convention
@@ -188,17 +188,18 @@ fn judge_recording(path: &Path, settings: &Settings) -> Result<Observed> {
     let reader = Reader::open(path).map_err(|e| eyre!("{e}"))?;
     let header = reader.header.clone();
     let thresholds = header.thresholds(&settings.thresholds());
-    let mut fleet = Fleet::new();
-    let mut contexts = Vec::new();
-    for id in header.agent_ids() {
-        contexts.push(export::recording_context(path, &header).for_agent(&id));
-        fleet.add(id, Monitor::new(thresholds.clone()));
-    }
+    let mut fleet = checkpoint::fresh_fleet(&header, &thresholds);
+    let contexts = header
+        .agent_ids()
+        .iter()
+        .map(|id| export::recording_context(path, &header).for_agent(id))
+        .collect();
     let mut read = 0u64;
-    for item in reader.read_ahead().map_err(|e| eyre!("{e}"))? {
-        match item {
+    let mut recorded = reader.read_ahead().map_err(|e| eyre!("{e}"))?;
+    while let Some(entry) = recorded.next_entry() {
+        match entry {
             Ok(obs) => {
-                fleet.apply(&obs);
+                fleet.apply(obs);
                 read += 1;
             }
             Err(e) => {

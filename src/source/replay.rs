@@ -126,7 +126,7 @@ pub fn land_fleet(
 /// (`fold`), and says where the replay goes on from. `observations` go on after `mark` if the
 /// model was resumed from a checkpoint, else they are the whole recording.
 pub fn land(
-    observations: &mut impl Iterator<Item = Result<Observation, ReadError>>,
+    observations: &mut ReadAhead,
     mark: Option<&checkpoint::Mark>,
     from: Duration,
     mut fold: impl FnMut(&Observation),
@@ -136,20 +136,17 @@ pub fn land(
         folded: mark.map_or(0, |m| m.folded),
         next: None,
     };
-    for item in observations {
-        let obs = match item {
-            Ok(obs) => obs,
-            Err(error) => {
-                landing.next = Some(Err(error));
-                break;
-            }
+    while let Some(entry) = observations.next_entry() {
+        let Ok(obs) = entry else {
+            landing.next = Some(entry.clone());
+            break;
         };
         let at = *landing.at.get_or_insert(obs.t.plus(from));
         if obs.t >= at {
-            landing.next = Some(Ok(obs));
+            landing.next = Some(entry.clone());
             break;
         }
-        fold(&obs);
+        fold(obs);
         landing.folded += 1;
     }
     landing
@@ -159,7 +156,7 @@ pub fn land(
 /// (0 = as fast as possible).
 pub async fn run_replay(
     landed: Landing,
-    rest: impl Iterator<Item = Result<Observation, ReadError>>,
+    mut rest: ReadAhead,
     speed: f64,
     tx: mpsc::Sender<Observation>,
     mut commands: mpsc::Receiver<ReplayCommand>,
@@ -176,6 +173,7 @@ pub async fn run_replay(
     };
     let mut skip_until: Option<Mono> = None;
     let mut step_credit = 0u32;
+    let rest = std::iter::from_fn(move || rest.next_entry().cloned());
     for item in landed.next.into_iter().chain(rest) {
         let obs = match item {
             Ok(obs) => obs,
@@ -246,11 +244,11 @@ mod tests {
     }
 
     /// A replay of `path` landed `from` in: the one agent's model, the landing and the rest.
-    fn landed(path: &std::path::Path, from: Duration) -> (Monitor, Landing, Reader) {
-        let mut reader = Reader::open(path).unwrap();
+    fn landed(path: &std::path::Path, from: Duration) -> (Monitor, Landing, ReadAhead) {
+        let mut recorded = Reader::open(path).unwrap().read_ahead().unwrap();
         let mut monitor = Monitor::new(Thresholds::default());
-        let landing = land(&mut reader, None, from, |obs| monitor.apply(obs));
-        (monitor, landing, reader)
+        let landing = land(&mut recorded, None, from, |obs| monitor.apply(obs));
+        (monitor, landing, recorded)
     }
 
     /// The sent observations' times, how much (tokio) time the replay took, and how many
@@ -280,10 +278,11 @@ mod tests {
     fn land_all(path: &std::path::Path, from_ms: u64) -> (Fleet, Option<Mono>, u64, Vec<Mono>) {
         let reader = Reader::open(path).unwrap();
         let thresholds = reader.header.thresholds(&Thresholds::default());
-        let (fleet, landing, rest) =
+        let (fleet, landing, mut rest) =
             land_fleet(reader, &thresholds, Duration::from_millis(from_ms)).unwrap();
         let next = landing.next.map(|obs| obs.unwrap().t);
-        let rest = next.into_iter().chain(rest.map(|obs| obs.unwrap().t));
+        let rest = std::iter::from_fn(|| rest.next_entry().map(|obs| obs.as_ref().unwrap().t));
+        let rest = next.into_iter().chain(rest);
         (fleet, landing.at, landing.folded, rest.collect())
     }
 
