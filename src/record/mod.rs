@@ -553,7 +553,10 @@ mod tests {
         assert_eq!(ahead, back.into_iter().map(Ok).collect::<Vec<_>>());
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("hunter2"));
+        let checkpoints = std::fs::read_to_string(checkpoint::path_for(&path)).unwrap();
+        assert!(!checkpoints.contains("hunter2"));
         std::fs::remove_file(&path).ok();
+        std::fs::remove_file(checkpoint::path_for(&path)).ok();
     }
 
     #[test]
