@@ -85,7 +85,15 @@ impl WireMessage {
     /// [`from_json`](Self::from_json) of the JSON text `data`, read without building its tree
     /// (every message event of the stream comes through here). `Err` when it is not JSON.
     pub fn from_json_text(data: &str) -> serde_json::Result<Option<WireMessage>> {
-        serde_json::from_str::<MaybeFields>(data).map(|read| read.0?.into_message())
+        if data
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+        {
+            serde_json::from_str::<Fields>(data).map(Fields::into_message)
+        } else {
+            // Not an object: no message, once the text is known to be JSON at all.
+            serde_json::from_str::<serde::de::IgnoredAny>(data).map(|_| None)
+        }
     }
 
     /// The best name for the sender: display name, else id.
@@ -152,25 +160,23 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-/// A JSON text read as a message's fields, or `None` when it is not an object.
-struct MaybeFields(Option<Fields>);
-
-impl<'de> Deserialize<'de> for MaybeFields {
+/// A JSON object read as a message's fields.
+impl<'de> Deserialize<'de> for Fields {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(FieldsVisitor)
+        deserializer.deserialize_map(FieldsVisitor)
     }
 }
 
 struct FieldsVisitor;
 
 impl<'de> serde::de::Visitor<'de> for FieldsVisitor {
-    type Value = MaybeFields;
+    type Value = Fields;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
+        f.write_str("a JSON object")
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<MaybeFields, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
         let mut fields = Fields::default();
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if let Some(at) = fields.wanted(&key) {
@@ -179,36 +185,7 @@ impl<'de> serde::de::Visitor<'de> for FieldsVisitor {
                 map.next_value::<serde::de::IgnoredAny>()?;
             }
         }
-        Ok(MaybeFields(Some(fields)))
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeFields, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(MaybeFields(None))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<MaybeFields, E> {
-        Ok(MaybeFields(None))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<MaybeFields, E> {
-        Ok(MaybeFields(None))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<MaybeFields, E> {
-        Ok(MaybeFields(None))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<MaybeFields, E> {
-        Ok(MaybeFields(None))
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<MaybeFields, E> {
-        Ok(MaybeFields(None))
-    }
-
-    fn visit_unit<E>(self) -> Result<MaybeFields, E> {
-        Ok(MaybeFields(None))
+        Ok(fields)
     }
 }
 
@@ -452,7 +429,7 @@ mod tests {
             (proptest::sample::select(keys), value).prop_map(|(k, v)| format!("\"{k}\":{v}"));
         prop_oneof![
             4 => proptest::collection::vec(entry, 0..8).prop_map(|e| format!("{{{}}}", e.join(","))),
-            1 => proptest::sample::select(vec!["[1,2]", r#""text""#, "3", "null", "true", "{", "", "{}x", r#"{"id":1,}"#])
+            1 => proptest::sample::select(vec!["[1,2]", r#""text""#, "3", " \n{\"id\":1}", " [1]", "null", "true", "{", "", "{}x", r#"{"id":1,}"#])
                 .prop_map(String::from),
         ]
     }
